@@ -102,4 +102,25 @@ uint64_t vt_seg_ambiguous(const struct vt_segmenter *s);
 /* index of the write that gives the boot segment (a guest boot starts after a reset) */
 size_t vt_seg_boot_write(const struct vt_segmenter *s);
 
+/* Additions (after the original contract; nothing above changed). */
+
+/* msr:write_msr markers that matched no pending write (ignored as markers). */
+uint64_t vt_seg_unmatched_markers(const struct vt_segmenter *s);
+/* Events no segment could hold (e.g. guest TSC going back without a write); flagged. */
+uint64_t vt_seg_inconsistent(const struct vt_segmenter *s);
+/*
+ * vt_seg_set_boot - pin the boot segment to the one in force after writes[@write], for
+ * callers that know which write started this guest boot (boot order, agent boot_id):
+ * the first event is taken to lie in it (later events may still move to later
+ * segments). Overrides the boot rule. Call before the first vt_seg_feed().
+ * Return: 0, or -EINVAL when @write is out of range or events were already fed.
+ */
+int vt_seg_set_boot(struct vt_segmenter *s, size_t write);
+/*
+ * Whether the boot segment was a guess: the first events fitted several segments (a
+ * later reset write puts guest TSC values near 0 again) and, as DESIGN.md §1's boot rule
+ * says, the last of them was taken. The caller should report it (or pin the boot).
+ */
+bool vt_seg_boot_guessed(const struct vt_segmenter *s);
+
 #endif

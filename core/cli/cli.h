@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The virt-trace command: verb table entries and the one error path of the CLI.
+ */
+#ifndef VT_CLI_H
+#define VT_CLI_H
+
+#include <stdbool.h>
+
+#include "vt/common.h"
+
+#define EXIT_USAGE 2
+
+struct cli_verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *synopsis;
+	const char *summary;
+};
+
+/* Print "virt-trace: <msg>" on stderr (one line); returns EXIT_FAILURE. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "virt-trace: <ctx>: <eb or strerror(-r)>"; returns EXIT_FAILURE. */
+int cli_error_eb(int r, const struct vt_errbuf *eb, const char *ctx);
+/* Usage error for @verb: one line on stderr, returns EXIT_USAGE. */
+int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Progress on a terminal (stderr), nothing otherwise. */
+void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_print_verb_help(const char *verb);
+
+int cmd_merge(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+#endif

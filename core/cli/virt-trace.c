@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virt-trace: command table, help, and the CLI's error path (exit 0 ok, 1 error, 2 usage).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct cli_verb verbs[] = {
+	{ "merge", cmd_merge,
+	  "merge --host H.dat [--guest G.dat ...] [--pid PID] [--tgids FILE] [options] -o DIR",
+	  "correlate a host trace (with kvm:kvm_write_tsc_offset) and guest traces (-C x86-tsc)" },
+	{ "report", cmd_report,
+	  "report DIR [--json] [--cpu LIST] [--events LIST] [--from TSC] [--to TSC]",
+	  "merged host/guest timeline of a run directory" },
+	{ "verify", cmd_verify, "verify DIR [--list N]",
+	  "containment share and ambiguous events of a run directory" },
+};
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("virt-trace: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAILURE;
+}
+
+int cli_error_eb(int r, const struct vt_errbuf *eb, const char *ctx)
+{
+	const char *why = eb && eb->msg[0] ? eb->msg : strerror(r < 0 ? -r : r);
+
+	return cli_error("%s: %s", ctx, why);
+}
+
+int cli_usage(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "virt-trace %s: ", verb);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'virt-trace %s --help')\n", verb);
+	return EXIT_USAGE;
+}
+
+void cli_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!isatty(STDERR_FILENO))
+		return;
+	va_start(ap, fmt);
+	fputs("\r\033[K", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: virt-trace VERB [ARGS]\n\n"
+		   "One timeline for a virtual machine and its host.\n\nVerbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\nOptions:\n  -h, --help     this help; 'virt-trace VERB --help' for a verb\n"
+		   "  -V, --version  print the version\n\n"
+		   "Exit status: 0 ok, 1 error, 2 usage. See virt-trace(1).\n");
+}
+
+void cli_print_verb_help(const char *verb)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(verbs[i].name, verb))
+			printf("Usage: virt-trace %s\n\n%s.\n", verbs[i].synopsis, verbs[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("virt-trace %s\n", VT_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(verbs[i].name, argv[1]))
+			return verbs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "virt-trace: unknown verb '%s' (see 'virt-trace --help')\n", argv[1]);
+	return EXIT_USAGE;
+}
