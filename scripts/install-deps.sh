@@ -10,7 +10,7 @@ PACKAGES=(
 	libtracefs-dev libtraceevent-dev libtracecmd-dev trace-cmd
 	libvirt-dev libjson-c-dev libcmocka-dev libxml2-dev libarchive-dev libzstd-dev
 	clang libclang-rt-14-dev
-	qemu-system-x86 qemu-guest-agent
+	qemu-system-x86 qemu-guest-agent libvirt-daemon-system libvirt-clients
 	linux-image-amd64 busybox-static cpio kmod xz-utils zstd
 	python3 jq time
 )

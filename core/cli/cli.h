@@ -31,5 +31,14 @@ void cli_print_verb_help(const char *verb);
 int cmd_merge(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_path(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+int cmd_record(int argc, char **argv);	/* hidden: the recorder daemon */
 
 #endif

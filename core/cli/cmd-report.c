@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "rundir.h"
+#include "runsel.h"
 #include "util.h"
 #include "vt/merge.h"
 
@@ -21,6 +22,7 @@
 
 struct report_args {
 	const char *dir;
+	struct vt_run run;	/* what DIR or DOMAIN [RUN] named */
 	bool json;
 	bool cpu_filter;
 	bool cpus[MAX_CPUS];
@@ -29,10 +31,12 @@ struct report_args {
 };
 
 static const char report_help[] =
-	"Usage: virt-trace report DIR [options]\n"
+	"Usage: virt-trace report DOMAIN [RUN] [options]\n"
+	"       virt-trace report DIR [options]\n"
 	"\n"
-	"Print the merged timeline of a run directory: host and guest events in host TSC\n"
-	"order, one per line, with a host/guest column.\n"
+	"Print the merged timeline of a run (RUN defaults to the latest) or of a run\n"
+	"directory: host and guest events in host TSC order, one per line, with a\n"
+	"host/guest column.\n"
 	"\n"
 	"Options:\n"
 	"  --json            one JSON object per event and line\n"
@@ -54,7 +58,7 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c;
+	int c, r;
 
 	memset(a, 0, sizeof(*a));
 	a->to = UINT64_MAX;
@@ -96,9 +100,10 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1)
-		return cli_usage("report", "expected one run directory");
-	a->dir = argv[optind];
+	r = runsel_resolve("report", argv + optind, argc - optind, true, &a->run);
+	if (r)
+		return r;
+	a->dir = a->run.dir;
 	return 0;
 }
 

@@ -12,17 +12,19 @@
 
 #include "cli.h"
 #include "rundir.h"
+#include "runsel.h"
 #include "util.h"
 #include "vt/containment.h"
 
 static const char verify_help[] =
-	"Usage: virt-trace verify DIR [--list N]\n"
+	"Usage: virt-trace verify DOMAIN [RUN] [--list N]\n"
+	"       virt-trace verify DIR [--list N]\n"
 	"\n"
-	"Check a run directory: the share of guest events that lie inside their vCPU's\n"
-	"guest-mode intervals (when the host traced kvm:kvm_entry and kvm:kvm_exit), and the\n"
-	"events whose TSC offset segment could not be decided. The offending events are\n"
-	"listed (at most N of each kind, default 20). Exit status 1 when any event is\n"
-	"ambiguous or outside guest mode.\n";
+	"Check a run (RUN defaults to the latest) or a run directory: the share of guest\n"
+	"events that lie inside their vCPU's guest-mode intervals (when the host traced\n"
+	"kvm:kvm_entry and kvm:kvm_exit), and the events whose TSC offset segment could\n"
+	"not be decided. The offending events are listed (at most N of each kind, default\n"
+	"20). Exit status 1 when any event is ambiguous or outside guest mode.\n";
 
 static uint64_t get_u64(struct json_object *o, const char *key)
 {
@@ -71,6 +73,8 @@ int cmd_verify(int argc, char **argv)
 	};
 	struct rundir *rd;
 	struct vt_containment *c;
+	struct vt_run run;
+	const char *dir;
 	struct vt_errbuf eb = { "" };
 	uint64_t list = 20, ambiguous;
 	int ch, r;
@@ -89,8 +93,10 @@ int cmd_verify(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1)
-		return cli_usage("verify", "expected one run directory");
+	r = runsel_resolve("verify", argv + optind, argc - optind, true, &run);
+	if (r)
+		return r;
+	dir = run.dir;
 	rd = calloc(1, sizeof(*rd));
 	c = calloc(1, sizeof(*c));
 	if (!rd || !c) {
@@ -98,12 +104,12 @@ int cmd_verify(int argc, char **argv)
 		free(c);
 		return cli_error("out of memory");
 	}
-	r = rundir_open(argv[optind], rd);
+	r = rundir_open(dir, rd);
 	if (r)
 		goto out;
 	r = vt_containment_sweep(rd->files, rd->nfiles, rd->map, rd->nmap, c, &eb);
 	if (r < 0) {
-		r = cli_error_eb(r, &eb, argv[optind]);
+		r = cli_error_eb(r, &eb, dir);
 		goto out;
 	}
 	if (!c->available) {

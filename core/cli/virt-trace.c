@@ -16,10 +16,22 @@ static const struct cli_verb verbs[] = {
 	  "merge --host H.dat [--guest G.dat ...] [--pid PID] [--tgids FILE] [options] -o DIR",
 	  "correlate a host trace (with kvm:kvm_write_tsc_offset) and guest traces (-C x86-tsc)" },
 	{ "report", cmd_report,
-	  "report DIR [--json] [--cpu LIST] [--events LIST] [--from TSC] [--to TSC]",
-	  "merged host/guest timeline of a run directory" },
-	{ "verify", cmd_verify, "verify DIR [--list N]",
-	  "containment share and ambiguous events of a run directory" },
+	  "report DOMAIN [RUN] | DIR [--json] [--cpu LIST] [--events LIST] [--from TSC] [--to TSC]",
+	  "merged host/guest timeline of a run" },
+	{ "verify", cmd_verify, "verify DOMAIN [RUN] | DIR [--list N]",
+	  "containment share and ambiguous events of a run" },
+	{ "list", cmd_list, "list [DOMAIN]", "runs with state, duration, size and events" },
+	{ "show", cmd_show, "show DOMAIN [RUN] | DIR",
+	  "a run's manifest in words: offsets, sync source and error, counts, gaps, warnings" },
+	{ "path", cmd_path, "path DOMAIN [RUN]", "the run directory (for trace-cmd, kernelshark)" },
+	{ "export", cmd_export, "export DOMAIN [RUN] | DIR -o FILE.tar.zst",
+	  "a single .tar.zst of a run" },
+	{ "start", cmd_start, "start DOMAIN", "capture a running domain" },
+	{ "stop", cmd_stop, "stop [--timeout SEC] DOMAIN",
+	  "end a capture without shutting the domain down" },
+	{ "status", cmd_status, "status", "recordings in progress" },
+	{ "recover", cmd_recover, "recover [DOMAIN]", "finalize interrupted runs" },
+	{ "record", cmd_record, "record --domain NAME [--uuid UUID] [--pid PID]", NULL },
 };
 
 int cli_error(const char *fmt, ...)
@@ -71,7 +83,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: virt-trace VERB [ARGS]\n\n"
 		   "One timeline for a virtual machine and its host.\n\nVerbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+		if (verbs[i].summary)	/* hidden verbs have none */
+			fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\nOptions:\n  -h, --help     this help; 'virt-trace VERB --help' for a verb\n"
 		   "  -V, --version  print the version\n\n"
 		   "Exit status: 0 ok, 1 error, 2 usage. See virt-trace(1).\n");

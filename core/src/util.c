@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,20 @@ int vtc_errf(struct vt_errbuf *eb, int err, const char *fmt, ...)
 		va_end(ap);
 	}
 	return vtc_err(err);
+}
+
+int vtc_err_prefix(struct vt_errbuf *eb, int err, const char *fmt, ...)
+{
+	char ctx[VT_ERRBUF_LEN], why[VT_ERRBUF_LEN];
+	va_list ap;
+
+	if (!eb)
+		return vtc_err(err);
+	snprintf(why, sizeof(why), "%s", eb->msg[0] ? eb->msg : strerror(err < 0 ? -err : err));
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	return vtc_errf(eb, err, "%s: %s", ctx, why);
 }
 
 int vtc_write_all(int fd, const void *buf, size_t len)

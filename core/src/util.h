@@ -26,6 +26,13 @@ int vtc_err(int err);
 int vtc_errf(struct vt_errbuf *eb, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * vtc_err_prefix - put context in front of the reason already in @eb (or of
+ * strerror(err) when it holds none): "<context>: <reason>". Returns like vtc_err().
+ */
+int vtc_err_prefix(struct vt_errbuf *eb, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Bounded little-endian reads: 0, or -EBADMSG when [off, off+size) is outside len. */
 static inline int vtc_get_le16(const void *buf, size_t len, size_t off, uint16_t *ret)
 {

@@ -29,4 +29,16 @@ int vt_control_send(const char *domain, const char *request, char *reply, size_t
  */
 int vt_control_listen(const char *domain);
 
+/*
+ * Requests that arrive before the recorder listens (libvirt may call `started` or
+ * `stopped` while it is still starting up) are left as a file beside the socket,
+ * <socket>.<verb>, holding the argument; the recorder takes them up once it runs.
+ * vt_control_post: 0 or -errno. vt_control_take: 1 with the argument in @arg (the file
+ * is removed), 0 when there is none. vt_control_clear: drop stale posts (before a new
+ * recorder is spawned).
+ */
+int vt_control_post(const char *domain, const char *verb, const char *arg);
+int vt_control_take(const char *domain, const char *verb, char *arg, size_t len);
+void vt_control_clear(const char *domain);
+
 #endif

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virt-trace stop: end a domain's recording without shutting the domain down, and
+ * wait until its run is final (complete, incomplete or failed).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "util.h"
+#include "vt/control.h"
+#include "vt/runstore.h"
+
+static const char stop_help[] =
+	"Usage: virt-trace stop [--timeout SEC] DOMAIN\n"
+	"\n"
+	"Tell DOMAIN's recorder to stop, and wait until its run is final: the recorder\n"
+	"drains the ring buffers, writes host.dat and the manifest, and removes the\n"
+	"domain's tracefs instances. The domain keeps running. Progress is shown on a\n"
+	"terminal. Exit status 1 when the run ends up failed.\n"
+	"\n"
+	"Options:\n"
+	"  --timeout SEC   give up waiting after SEC seconds (default 300)\n"
+	"  -h, --help      this help\n";
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* the run the recorder records into, from its "ok recording RUN-DIR" reply */
+static int current_run(const char *domain, struct vt_run *run)
+{
+	struct vt_errbuf eb = { "" };
+	char reply[4096];
+	const char *dir, *id;
+	int r;
+
+	r = vt_control_send(domain, "status", reply, sizeof(reply), 5000);
+	if (r < 0) {
+		enum vt_run_state st;
+
+		if (r == -EREMOTEIO)
+			return cli_error("domain %s: recorder: %s", domain, reply);
+		if (vt_run_open(domain, NULL, run, &eb) == 0 &&
+		    vt_run_get_state(run, &st, &eb) == 0 &&
+		    (st == VT_RUN_RECORDING || st == VT_RUN_FINALIZING) &&
+		    !vt_run_domain_locked(domain))
+			return cli_error("domain %s: the recorder of run %s is gone (run 'virt-trace "
+					 "recover')", domain, run->id);
+		return cli_error("domain %s: no recording in progress", domain);
+	}
+	dir = strchr(reply + 3, ' ');
+	dir = dir ? dir + 1 : NULL;
+	id = dir ? strrchr(dir, '/') : NULL;
+	if (!id || vt_run_open(domain, id + 1, run, &eb) < 0)
+		return cli_error("domain %s: recorder answered '%s'", domain, reply);
+	return 0;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct vt_errbuf eb = { "" };
+	enum vt_run_state st = VT_RUN_RECORDING;
+	uint64_t timeout = 300;
+	const char *domain;
+	struct vt_run run;
+	char reply[4096];
+	int64_t t0, deadline;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (vtc_parse_u64(optarg, &timeout) < 0 || timeout > 86400)
+				return cli_usage("stop", "--timeout: '%s' is not a number of seconds",
+						 optarg);
+			break;
+		case 'h':
+			fputs(stop_help, stdout);
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("stop", "expected one DOMAIN");
+	domain = argv[optind];
+	r = current_run(domain, &run);
+	if (r)
+		return r;
+	r = vt_control_send(domain, "stop", reply, sizeof(reply), 10000);
+	/* a recorder that is already finalizing (or just exited) needs no second stop */
+	if (r == -EREMOTEIO && vt_run_get_state(&run, &st, &eb) == 0 && st != VT_RUN_RECORDING)
+		r = 0;
+	if (r < 0 && r != -ECONNREFUSED && r != -ENOENT) {
+		snprintf(eb.msg, sizeof(eb.msg), "%.400s", r == -EREMOTEIO ? reply : strerror(-r));
+		return cli_error("domain %s: recorder: stop: %s", domain, eb.msg);
+	}
+	t0 = now_ms();
+	deadline = t0 + (int64_t)timeout * 1000;
+	/* final state first, then the recorder gone (it removes the instances last) */
+	for (;;) {
+		bool final = vt_run_get_state(&run, &st, &eb) == 0 && st != VT_RUN_RECORDING &&
+			     st != VT_RUN_FINALIZING;
+
+		if (final && !vt_run_domain_locked(domain))
+			break;
+		if (now_ms() > deadline) {
+			cli_progress("%s", "");
+			return cli_error("domain %s: run %s still %s after %llu s", domain, run.id,
+					 vt_run_state_name(st), (unsigned long long)timeout);
+		}
+		cli_progress("stopping %s: %s (%llu s)", domain, vt_run_state_name(st),
+			     (unsigned long long)((now_ms() - t0) / 1000));
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
+	}
+	cli_progress("%s", "");
+	printf("%s: run %s %s (%s)\n", domain, run.id, vt_run_state_name(st), run.dir);
+	return st == VT_RUN_FAILED ? EXIT_FAILURE : 0;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The recorder daemon's internal interfaces: the spool writers, QEMU's start-up facts,
+ * the entry point of 'virt-trace record'.
+ */
+#ifndef REC_RECORDER_H
+#define REC_RECORDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vt/common.h"
+#include "vt/runstore.h"
+
+struct json_object;
+struct tracefs_instance;
+
+/* ---- spool.c: one thread per instance x CPU splicing trace_pipe_raw into the spool */
+struct rec_spool;
+
+struct rec_spool_stats {
+	uint64_t written;	/* bytes in the spool */
+	uint64_t lost;		/* bytes read and dropped past the quota */
+	bool over_quota;
+	int err;		/* first reader error (-errno), 0 if none */
+};
+
+/*
+ * rec_spool_start - open every CPU of @main (-> @spool/main/cpuN.raw) and @tsc
+ * (-> @spool/tsc/cpuN.raw) and start the readers; past @quota bytes in all (0: no
+ * limit) the main instance's readers read and drop; the -tsc ones never drop.
+ * Return: 0 with *ret, -errno (reason in @eb).
+ */
+int rec_spool_start(const char *spool, struct tracefs_instance *main,
+		    struct tracefs_instance *tsc, uint64_t quota, struct rec_spool **ret,
+		    struct vt_errbuf *eb);
+/* stop the readers, drain what the ring buffers hold (partial pages too), join */
+void rec_spool_stop(struct rec_spool *s);
+void rec_spool_get_stats(struct rec_spool *s, struct rec_spool_stats *ret);
+void rec_spool_free(struct rec_spool *s);
+
+/* ---- qemu.c: what the recorder learns at 'started' */
+/*
+ * rec_qemu_started - QEMU @pid of @run's domain is up: vCPU threads (status XML or
+ * 'CPU n/KVM' names), all its threads, the debugfs TSC offsets and scaling, tsc2nsec;
+ * written into @root (the manifest) under "recorder"; narrows @main to QEMU's threads
+ * with set_event_pid. Problems that do not stop recording become warnings in @root.
+ */
+int rec_qemu_started(const char *domain, int pid, struct tracefs_instance *main,
+		     struct json_object *root, struct vt_errbuf *eb);
+
+/* ---- recorder.c */
+struct rec_args {
+	const char *domain;
+	const char *uuid;
+	int pid;	/* QEMU's pid when already known (virt-trace start), else 0 */
+};
+
+/* Run a recorder until stopped; returns an exit status. */
+int rec_main(const struct rec_args *args);
+
+#endif

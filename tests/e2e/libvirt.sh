@@ -1,0 +1,145 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Helpers of the libvirt end-to-end tests (sourced after lib.sh): the reasons to
+# skip, throw-away KVM domains (direct kernel boot, no disk) that are always
+# undefined at exit, and waiting for a domain's run to become final.
+#
+# These tests drive the *installed* virt-trace (/usr/bin) and hook
+# (/etc/libvirt/hooks/qemu.d/virt-trace), as libvirtd runs them; they run for the
+# build directory whose binary is the installed one (.ci/run installs build/).
+
+VT_HOOK=/etc/libvirt/hooks/qemu.d/virt-trace
+VT_CLI=/usr/bin/virt-trace
+VT_STORE=/var/lib/virt-trace
+VT_VIRSH=(timeout 30 virsh -q -c qemu:///system)
+VT_DOMAINS=()
+
+virsh_() { "${VT_VIRSH[@]}" "$@"; }
+
+# vt_need_libvirt: skip (exit 77, reason printed) unless everything is there
+vt_need_libvirt()
+{
+	vt_need_root
+	vt_need_cmd virsh trace-cmd python3 cmp
+	vt_need_tracefs
+	[ -c /dev/kvm ] && [ -w /dev/kvm ] || vt_skip "/dev/kvm missing or not writable"
+	[ -d $VT_TRACEFS/events/kvm/kvm_write_tsc_offset ] ||
+		vt_skip "no kvm:kvm_write_tsc_offset tracepoint (kvm module not loaded?)"
+	timeout 10 virsh -c qemu:///system version >/dev/null 2>&1 ||
+		vt_skip "libvirtd is not running (qemu:///system does not answer; .ci/run starts it)"
+	[ -x "$VT_HOOK" ] || vt_skip "hook not installed at $VT_HOOK (cmake --install build --prefix /usr)"
+	[ -x "$VT_CLI" ] || vt_skip "$VT_CLI not installed (cmake --install build --prefix /usr)"
+	[ -x "$VT_BUILD_DIR/core/virt-trace" ] || vt_skip "$VT_BUILD_DIR/core/virt-trace not built"
+	cmp -s "$VT_BUILD_DIR/core/virt-trace" "$VT_CLI" ||
+		vt_skip "the installed $VT_CLI is not this build's ($VT_BUILD_DIR); the libvirt tests run once, for the installed build"
+	VT_KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+	[ -n "$VT_KERNEL" ] || vt_skip "no /boot/vmlinuz-* for direct kernel boot (linux-image-amd64)"
+}
+
+# vt_domain_define NAME [VCPUS]: a KVM domain booting the host's Debian kernel
+# directly (no disk, no network); the guest need not get far.
+vt_domain_define()
+{
+	local name=$1 vcpus=${2:-2}
+	VT_DOMAINS+=("$name")
+	cat >"$VT_WORK/$name.xml" <<XML
+<domain type='kvm'>
+  <name>$name</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>$vcpus</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$VT_KERNEL</kernel>
+    <cmdline>console=ttyS0 panic=0</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>preserve</on_crash>
+  <devices>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+	virsh_ define "$VT_WORK/$name.xml" >/dev/null || vt_fail "virsh define $name failed"
+}
+
+# vt_qemu_threads NAME FILE: "tid comm" of the domain's QEMU threads, and its pid
+vt_qemu_threads()
+{
+	local pid t
+	pid=$(cat "/run/libvirt/qemu/$1.pid" 2>/dev/null) || vt_fail "$1: no pid file"
+	for t in /proc/"$pid"/task/*; do
+		echo "${t##*/} $(cat "$t/comm" 2>/dev/null)"
+	done >"$2"
+	echo "$pid"
+}
+
+# vt_domains_cleanup: destroy and undefine every domain this test defined, and
+# remove what the store keeps of them
+vt_domains_cleanup()
+{
+	local d esc
+	for d in "${VT_DOMAINS[@]}"; do
+		virsh_ destroy "$d" >/dev/null 2>&1
+		virsh_ undefine "$d" >/dev/null 2>&1
+	done
+	for d in "${VT_DOMAINS[@]}"; do
+		# a recorder still finalizing: give it a moment, then the run goes
+		vt_wait_final "$d" 20 >/dev/null 2>&1
+		esc=$d # the test names need no escaping
+		[ -n "${VT_KEEP_RUNS:-}" ] || rm -rf "${VT_STORE:?}/$esc"
+		rmdir "$VT_TRACEFS/instances/virt-trace-$esc" "$VT_TRACEFS/instances/virt-trace-$esc-tsc" 2>/dev/null
+	done
+	return 0
+}
+
+# vt_latest_state DOMAIN: state of the domain's latest run ("" when none)
+vt_latest_state()
+{
+	"$VT_CLI" list "$1" 2>/dev/null | awk 'NR > 1 { s = $3 } END { print s }'
+}
+
+# vt_wait_final DOMAIN SECS: until the latest run is complete/incomplete/failed
+# and no recorder holds it; prints the state
+vt_wait_final()
+{
+	local s i
+	# a domain that never had a run has nothing to wait for
+	[ -d "$VT_STORE/$1" ] || { echo none; return 1; }
+	for ((i = 0; i < $2 * 10; i++)); do
+		s=$(vt_latest_state "$1")
+		case $s in
+		complete | incomplete | failed)
+			if ! "$VT_CLI" status 2>/dev/null | awk '{print $1}' | grep -qxF "$1"; then
+				echo "$s"
+				return 0
+			fi ;;
+		esac
+		sleep 0.1
+	done
+	echo "${s:-none}"
+	return 1
+}
+
+# vt_wait_recording DOMAIN SECS: until the domain's latest run is recording
+vt_wait_recording()
+{
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ "$(vt_latest_state "$1")" = recording ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# vt_check_offsets DOMAIN THREADS-FILE QEMU-PID: the latest run's manifest offsets
+# equal the kvm_write_tsc_offset events of QEMU's vCPU threads in host.dat
+vt_check_offsets()
+{
+	local dir
+	dir=$("$VT_CLI" path "$1") || vt_fail "$1: virt-trace path failed"
+	trace-cmd report --raw-ts -i "$dir/host.dat" >"$VT_WORK/$1.report" 2>"$VT_WORK/$1.report.err" ||
+		vt_fail "$1: trace-cmd report cannot read $dir/host.dat: $(head -3 "$VT_WORK/$1.report.err")"
+	python3 "$VT_SOURCE_DIR/tests/e2e/libvirt-offsets.py" "$dir/manifest.json" \
+		"$VT_WORK/$1.report" "$2" "$3" || vt_fail "$1: manifest offsets differ from host.dat"
+}

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Tests for core/src/runstore.c: escaping, run ids, latest, the domain lock, states.
+ */
+#include <errno.h>
+#include <json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "vt-test.h"
+#include "vt/manifest.h"
+#include "vt/runstore.h"
+
+static int setup(void **state)
+{
+	char *dir = vt_test_tmpdir();
+
+	setenv("VT_STATE_DIR", dir, 1);
+	*state = dir;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	vt_test_rmtree(*state);
+	free(*state);
+	unsetenv("VT_STATE_DIR");
+	return 0;
+}
+
+static char *repeat(const char *s, size_t n)
+{
+	size_t l = strlen(s);
+	char *out = malloc(l * n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + i * l, s, l);
+	out[l * n] = '\0';
+	return out;
+}
+
+static void escape_keeps_safe_names(void **state)
+{
+	char out[256];
+
+	(void)state;
+	assert_int_equal(vt_store_escape("web-01_a+b.c", out, sizeof(out)), 0);
+	assert_string_equal(out, "web-01_a+b.c");
+	assert_int_equal(vt_store_escape("a b/c", out, sizeof(out)), 0);
+	assert_string_equal(out, "a%20b%2Fc");
+	assert_int_equal(vt_store_escape(".hidden", out, sizeof(out)), 0);
+	assert_string_equal(out, "%2Ehidden");
+	assert_int_equal(vt_store_escape("", out, sizeof(out)), -EINVAL);
+	assert_int_equal(vt_store_escape("abcdef", out, 4), -ENAMETOOLONG);
+}
+
+/* every hostile name lands in exactly one directory right under the root */
+static void hostile_names_cannot_escape_the_root(void **state)
+{
+	const char *root = *state;
+	char *long_ascii = repeat("a", 200), *long_unicode = repeat("\xc3\xbc", 200);
+	const char *names[] = { "..", ".", "../..", "/", "/etc/passwd", "a/../../b", "with space",
+				"\xc3\xbcnic\xc3\xb6" "de", "..%2F..", "%", "-rf", long_ascii };
+	char real_root[PATH_MAX];
+
+	assert_non_null(realpath(root, real_root));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct vt_errbuf eb = { "" };
+		char esc[256], real[PATH_MAX], parent[PATH_MAX * 2];
+		struct vt_run run;
+
+		assert_int_equal(vt_store_escape(names[i], esc, sizeof(esc)), 0);
+		assert_null(strchr(esc, '/'));
+		assert_true(strcmp(esc, ".") && strcmp(esc, "..") && esc[0] != '.');
+		assert_int_equal(vt_run_create(names[i], NULL, &run, &eb), 0);
+		assert_string_equal(run.domain, names[i]);
+		assert_non_null(realpath(run.dir, real));
+		snprintf(parent, sizeof(parent), "%s/%s/%s", real_root, esc, run.id);
+		assert_string_equal(real, parent);
+		vt_run_close(&run);
+	}
+	/* 200 two-byte characters escape to 1200 bytes: refused, nothing created */
+	{
+		struct vt_errbuf eb = { "" };
+		struct vt_run run;
+		char **doms;
+		size_t n;
+
+		assert_int_equal(vt_run_create(long_unicode, NULL, &run, &eb), -ENAMETOOLONG);
+		assert_non_null(strstr(eb.msg, "too long"));
+		assert_int_equal(vt_store_domains(&doms, &n), 0);
+		assert_int_equal(n, sizeof(names) / sizeof(names[0]));
+		/* listed back under their libvirt names */
+		for (size_t i = 0; i < n; i++) {
+			bool found = false;
+
+			for (size_t j = 0; j < n; j++)
+				found |= !strcmp(doms[i], names[j]);
+			assert_true(found);
+			free(doms[i]);
+		}
+		free(doms);
+	}
+	free(long_ascii);
+	free(long_unicode);
+}
+
+static void run_id_of(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static void collision_gets_a_suffix_and_latest_follows(void **state)
+{
+	const char *root = *state;
+	struct vt_errbuf eb = { "" };
+	char base0[32], base1[32], path[PATH_MAX + 64], want0[40], want1[40], target[64];
+	struct vt_run run, opened;
+	time_t now = time(NULL);
+	ssize_t n;
+
+	/* the ids of this second and the next are taken already */
+	run_id_of(now, base0, sizeof(base0));
+	run_id_of(now + 1, base1, sizeof(base1));
+	snprintf(path, sizeof(path), "%s/dom", root);
+	assert_int_equal(mkdir(path, 0750), 0);
+	snprintf(path, sizeof(path), "%s/dom/%s", root, base0);
+	assert_int_equal(mkdir(path, 0750), 0);
+	snprintf(path, sizeof(path), "%s/dom/%s", root, base1);
+	assert_int_equal(mkdir(path, 0750), 0);
+	assert_int_equal(vt_run_create("dom", "1234-uuid", &run, &eb), 0);
+	snprintf(want0, sizeof(want0), "%s-2", base0);
+	snprintf(want1, sizeof(want1), "%s-2", base1);
+	assert_true(!strcmp(run.id, want0) || !strcmp(run.id, want1));
+	snprintf(path, sizeof(path), "%s/dom/latest", root);
+	n = readlink(path, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_string_equal(target, run.id);
+	assert_int_equal(vt_run_open("dom", NULL, &opened, &eb), 0);
+	assert_string_equal(opened.id, run.id);
+	assert_int_equal(opened.lock_fd, -1);
+	assert_int_equal(vt_run_open("dom", "latest", &opened, &eb), 0);
+	assert_string_equal(opened.id, run.id);
+	/* the run dir has its spool and 0750 */
+	{
+		struct stat st;
+
+		assert_int_equal(stat(run.dir, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0750);
+		snprintf(path, sizeof(path), "%s/spool", run.dir);
+		assert_int_equal(stat(path, &st), 0);
+		snprintf(path, sizeof(path), "%s/manifest.json", run.dir);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0640);
+	}
+	vt_run_close(&run);
+}
+
+static void list_sorts_by_time_then_suffix(void **state)
+{
+	const char *root = *state;
+	const char *ids[] = { "20260101T000000Z-10", "20250101T000000Z", "20260101T000000Z",
+			      "20260101T000000Z-2", "latest-not-a-run" };
+	const char *want[] = { "20250101T000000Z", "20260101T000000Z", "20260101T000000Z-2",
+			       "20260101T000000Z-10" };
+	char path[PATH_MAX], **got;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/d", root);
+	assert_int_equal(mkdir(path, 0750), 0);
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/d/%s", root, ids[i]);
+		assert_int_equal(mkdir(path, 0750), 0);
+	}
+	assert_int_equal(vt_run_list("d", &got, &n), 0);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(got[i], want[i]);
+		free(got[i]);
+	}
+	free(got);
+	/* no 'latest' link: the newest by id */
+	{
+		struct vt_run run;
+		struct vt_errbuf eb = { "" };
+
+		assert_int_equal(vt_run_open("d", NULL, &run, &eb), 0);
+		assert_string_equal(run.id, "20260101T000000Z-10");
+		assert_int_equal(vt_run_open("d", "../../etc", &run, &eb), -ENOENT);
+		assert_int_equal(vt_run_open("nosuch", NULL, &run, &eb), -ENOENT);
+		assert_non_null(strstr(eb.msg, "nosuch"));
+	}
+	assert_int_equal(vt_run_list("nosuch", &got, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+/* exit status of a child running @fn */
+static int in_child(int (*fn)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0)
+		_exit(fn());
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static int child_tries_second_run(void)
+{
+	struct vt_errbuf eb = { "" };
+	struct vt_run run;
+	int r = vt_run_create("locked", NULL, &run, &eb);
+
+	if (r == -EBUSY && vt_run_domain_locked("locked") && strstr(eb.msg, "locked"))
+		return 10;
+	if (r == 0 && !vt_run_domain_locked("locked"))
+		return 20;	/* we hold it ourselves: another open file sees it */
+	return 1;
+}
+
+static int child_checks_unlocked(void)
+{
+	return vt_run_domain_locked("locked") ? 1 : 30;
+}
+
+static void lock_excludes_other_processes(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	struct vt_run run;
+
+	(void)state;
+	assert_false(vt_run_domain_locked("locked"));
+	assert_int_equal(vt_run_create("locked", NULL, &run, &eb), 0);
+	assert_true(run.lock_fd >= 0);
+	assert_true(vt_run_domain_locked("locked"));
+	assert_int_equal(in_child(child_tries_second_run), 10);
+	vt_run_close(&run);
+	assert_int_equal(run.lock_fd, -1);
+	assert_int_equal(in_child(child_checks_unlocked), 30);
+	assert_false(vt_run_domain_locked("locked"));
+	/* free again: a new run can be made (in another second or with a suffix) */
+	assert_int_equal(vt_run_create("locked", NULL, &run, &eb), 0);
+	vt_run_close(&run);
+}
+
+static void state_round_trip_keeps_other_fields(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	struct json_object *root, *v, *dom;
+	enum vt_run_state st;
+	struct vt_run run;
+
+	(void)state;
+	assert_int_equal(vt_run_create("st", "c0ffee00-0000-4000-8000-000000000001", &run, &eb),
+			 0);
+	assert_int_equal(vt_run_get_state(&run, &st, &eb), 0);
+	assert_int_equal(st, VT_RUN_RECORDING);
+	for (int i = 0; i < _VT_RUN_STATE_MAX; i++) {
+		enum vt_run_state parsed;
+
+		assert_int_equal(vt_run_set_state(&run, (enum vt_run_state)i,
+						  i == VT_RUN_INCOMPLETE ? "recorder died" : NULL,
+						  &eb),
+				 0);
+		assert_int_equal(vt_run_get_state(&run, &st, &eb), 0);
+		assert_int_equal(st, i);
+		assert_int_equal(vt_run_state_parse(vt_run_state_name(st), &parsed), 0);
+		assert_int_equal(parsed, st);
+	}
+	assert_int_equal(vt_run_state_parse("bogus", &st), -EINVAL);
+	assert_int_equal(vt_manifest_read(run.dir, &root, &eb), 0);
+	assert_true(json_object_object_get_ex(root, "state_reason", &v));
+	assert_string_equal(json_object_get_string(v), "recorder died");
+	assert_true(json_object_object_get_ex(root, "run_id", &v));
+	assert_string_equal(json_object_get_string(v), run.id);
+	assert_true(json_object_object_get_ex(root, "domain", &dom));
+	assert_true(json_object_object_get_ex(dom, "name", &v));
+	assert_string_equal(json_object_get_string(v), "st");
+	assert_true(json_object_object_get_ex(dom, "uuid", &v));
+	assert_string_equal(json_object_get_string(v), "c0ffee00-0000-4000-8000-000000000001");
+	json_object_put(root);
+	vt_run_close(&run);
+}
+
+static void roots_follow_the_environment(void **state)
+{
+	assert_string_equal(vt_store_root(), (const char *)*state);
+	setenv("VT_RUN_DIR", "/tmp/x-run", 1);
+	assert_string_equal(vt_store_rundir(), "/tmp/x-run");
+	unsetenv("VT_RUN_DIR");
+	assert_string_equal(vt_store_rundir(), "/run/virt-trace");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(escape_keeps_safe_names),
+		cmocka_unit_test_setup_teardown(hostile_names_cannot_escape_the_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(collision_gets_a_suffix_and_latest_follows, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(list_sorts_by_time_then_suffix, setup, teardown),
+		cmocka_unit_test_setup_teardown(lock_excludes_other_processes, setup, teardown),
+		cmocka_unit_test_setup_teardown(state_round_trip_keeps_other_fields, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(roots_follow_the_environment, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
