@@ -402,6 +402,8 @@ struct merge_state {
 	char names[MAX_GUESTS][32];
 	struct vt_timeline *tl;
 	struct json_object *manifest;
+	uint64_t host_trace_id, host_lost;
+	uint64_t host_events;	/* counted by the containment sweep, or on their own */
 };
 
 static void merge_state_free(struct merge_state *m)
@@ -475,7 +477,7 @@ static int finish_host(struct merge_state *m)
 	struct vt_dat_guest gopt[MAX_GUESTS];
 	uint32_t tids[MAX_GUESTS][MAX_VCPUS];
 	struct vt_errbuf eb = { "" };
-	uint64_t trace_id = vt_dat_trace_id(m->host), lost = 0, events;
+	uint64_t trace_id = vt_dat_trace_id(m->host), lost = 0;
 	int r;
 
 	if (!trace_id)
@@ -497,11 +499,8 @@ static int finish_host(struct merge_state *m)
 	r = write_host(&m->a, m->host, trace_id, gopt, m->a.nguests, &lost, &eb);
 	if (r < 0)
 		return cli_error_eb(r, &eb, m->a.host);
-	events = count_events(m->host, &eb, &r);
-	if (r < 0)
-		return cli_error_eb(r, &eb, m->a.host);
-	if (vt_manifest_set_host(m->manifest, "host.dat", m->host, trace_id, events, lost) < 0)
-		return cli_error("out of memory");
+	m->host_trace_id = trace_id;
+	m->host_lost = lost;
 	if (lost)
 		vt_manifest_add_warning(m->manifest, "host.dat: %" PRIu64 " pages say events were lost",
 					lost);
@@ -540,6 +539,7 @@ static int check_containment(struct merge_state *m)
 		vt_dat_close(files[g + 1]);
 	if (r < 0)
 		return cli_error_eb(r, &eb, "containment");
+	m->host_events = c.host_events;
 	if (vt_manifest_set_containment(m->manifest, &c) < 0)
 		return cli_error("out of memory");
 	if (c.available && c.inside < c.guest_events)
@@ -586,6 +586,14 @@ int cmd_merge(int argc, char **argv)
 		r = finish_host(&m);
 	if (!r && m.a.nguests)
 		r = check_containment(&m);
+	if (!r && !m.a.nguests) {
+		m.host_events = count_events(m.host, &eb, &r);
+		if (r < 0)
+			r = cli_error_eb(r, &eb, m.a.host);
+	}
+	if (!r && vt_manifest_set_host(m.manifest, "host.dat", m.host, m.host_trace_id,
+				       m.host_events, m.host_lost) < 0)
+		r = cli_error("out of memory");
 	if (!r) {
 		members[0] = "host.dat";
 		for (size_t g = 0; g < m.a.nguests; g++)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +107,8 @@ struct vt_dat_cpu {
 	uint32_t chunk_index;
 	uint8_t *buf;		/* a window of pages or one decompressed chunk */
 	size_t buf_cap, buf_len, buf_pos;
+	void *map;		/* uncompressed data mapped (buf points into it), or NULL */
+	size_t map_len;
 	uint8_t *cbuf;
 	size_t cbuf_cap;
 	ZSTD_DCtx *zd;
@@ -1276,9 +1279,10 @@ static int tep_add_cmdlines(struct vt_dat *d, const char *text, size_t len)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
 		char line[256], *comm;
-		long pid;
 
 		if ((size_t)(eol - p) < sizeof(line)) {
+			long pid;
+
 			memcpy(line, p, (size_t)(eol - p));
 			line[eol - p] = '\0';
 			errno = 0;
@@ -1579,9 +1583,40 @@ void vt_dat_cpu_close(struct vt_dat_cpu *c)
 	if (!c)
 		return;
 	ZSTD_freeDCtx(c->zd);
-	free(c->buf);
+	if (c->map)
+		munmap(c->map, c->map_len);
+	else
+		free(c->buf);
 	free(c->cbuf);
 	free(c);
+}
+
+/*
+ * Map the pages of an uncompressed stream: no copy per page, the kernel reads ahead.
+ * Sizes were checked against the file at open; 0 when mapping is not possible (the
+ * caller falls back to pread windows).
+ */
+static int cpu_map(struct vt_dat_cpu *c)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t start = c->cd->offset, usize = c->cd->usize, aligned;
+	void *map;
+
+	if (pg <= 0 || !usize || start + usize > c->dat->file_size)
+		return 0;
+	aligned = start - start % (uint64_t)pg;
+	map = mmap(NULL, (size_t)(usize + (start - aligned)), PROT_READ, MAP_PRIVATE, c->dat->fd,
+		   (off_t)aligned);
+	if (map == MAP_FAILED)
+		return 0;
+	(void)madvise(map, (size_t)(usize + (start - aligned)), MADV_SEQUENTIAL);
+	c->map = map;
+	c->map_len = (size_t)(usize + (start - aligned));
+	c->buf = (uint8_t *)map + (start - aligned);
+	c->buf_cap = c->buf_len = (size_t)usize;
+	c->buf_pos = 0;
+	c->pos = c->end;
+	return 1;
 }
 
 int vt_dat_cpu_open(struct vt_dat *dat, size_t buf, unsigned cpu, struct vt_dat_cpu **ret,
@@ -1621,6 +1656,10 @@ int vt_dat_cpu_open(struct vt_dat *dat, size_t buf, unsigned cpu, struct vt_dat_
 		c->buf_cap = (size_t)c->page_size * DAT_WINDOW_PAGES;
 		if (c->buf_cap > c->cd->usize)
 			c->buf_cap = (size_t)c->cd->usize;
+		if (cpu_map(c)) {
+			*ret = c;
+			return 0;
+		}
 	}
 	c->buf = malloc(c->buf_cap ? c->buf_cap : 1);
 	if (!c->buf || (c->chunks_left && (!c->zd || !c->cbuf))) {
@@ -1707,9 +1746,10 @@ int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbu
 		const uint8_t *page;
 		uint64_t commit = 0;
 		uint32_t c32 = 0;
-		int r;
 
 		while (c->buf_len - c->buf_pos < c->page_size) {
+			int r;
+
 			c->buf_len = c->buf_pos = 0;
 			r = cpu_refill(c, eb);
 			if (r <= 0)
