@@ -456,10 +456,13 @@ static void *worker_main(void *opaque)
 	return NULL;
 }
 
+/* events per batch; tests make it small to cross many batches */
+static size_t batch_events = BATCH_EVENTS;
+
 /* copy one merged event into a slot; false when the slot is full */
 static bool slot_add(struct slot *s, const struct vt_merge_item *it)
 {
-	if (s->n == BATCH_EVENTS || s->arena_cap - s->arena_len < it->ev.size)
+	if (s->n == batch_events || s->arena_cap - s->arena_len < it->ev.size)
 		return false;
 	memcpy(s->arena + s->arena_len, it->ev.data, it->ev.size);
 	s->items[s->n++] = (struct bitem){ .ts = it->ev.ts, .data_off = (uint32_t)s->arena_len,
@@ -582,7 +585,16 @@ static size_t workers_for(struct rundir *rd)
 		for (size_t b = 0; b < vt_dat_nbuffers(rd->files[f]); b++)
 			for (unsigned c = 0; c < vt_dat_buffer_ncpus(rd->files[f], b); c++)
 				bytes += vt_dat_cpu_size(rd->files[f], b, c);
-	if (ncpu < 2 || bytes < PARALLEL_MIN_BYTES || getenv("VT_REPORT_SERIAL"))
+	const char *force = getenv("VT_REPORT_WORKERS");	/* tests: 0 = serial */
+	uint64_t n;
+
+	const char *batch = getenv("VT_REPORT_BATCH");
+
+	if (batch && vtc_parse_u64(batch, &n) == 0 && n > 0 && n < BATCH_EVENTS)
+		batch_events = (size_t)n;
+	if (force && vtc_parse_u64(force, &n) == 0)
+		return n > MAX_WORKERS ? MAX_WORKERS : (size_t)n;
+	if (ncpu < 2 || bytes < PARALLEL_MIN_BYTES)
 		return 0;
 	return ncpu > MAX_WORKERS ? MAX_WORKERS : (size_t)ncpu;
 }
