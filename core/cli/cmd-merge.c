@@ -346,15 +346,22 @@ static int write_host(const struct merge_args *a, struct vt_dat *host, uint64_t 
 			struct vt_dat_cpu *c = NULL;
 			const void *page;
 
+			int fd;
+			uint64_t off, len;
+			/* uncompressed pages are checked here, then copied in the kernel */
+			bool copy = vt_dat_cpu_range(host, b, cpu, &fd, &off, &len) == 0;
+
 			r = vt_datw_cpu_begin(w, cpu, eb);
 			if (!r)
 				r = vt_dat_cpu_open(host, b, cpu, &c, eb);
 			while (!r && (r = vt_dat_cpu_next_page(c, &page, eb)) > 0) {
-				r = vt_datw_cpu_page(w, page, eb);
+				r = copy ? 0 : vt_datw_cpu_page(w, page, eb);
 				if (!r && vt_dat_cpu_page_missed(c))
 					lost++;
 			}
 			vt_dat_cpu_close(c);
+			if (!r && copy)
+				r = vt_datw_cpu_copy(w, fd, off, len, eb);
 			if (!r)
 				r = vt_datw_cpu_end(w, eb);
 		}

@@ -35,6 +35,7 @@
 #define DAT_MAX_CPU_SLOTS	(1u << 20)	/* per-CPU entries of all buffers together */
 #define DAT_MAX_PAGE		(16u << 20)
 #define DAT_WINDOW_PAGES	16		/* pages per pread of uncompressed data */
+#define DAT_DROP_BYTES		(8u << 20)	/* mapped data given back in steps of this */
 #define DAT_COMMIT_MASK		((1u << 27) - 1)
 #define SEC_FL_COMPRESSED	1
 
@@ -109,6 +110,7 @@ struct vt_dat_cpu {
 	size_t buf_cap, buf_len, buf_pos;
 	void *map;		/* uncompressed data mapped (buf points into it), or NULL */
 	size_t map_len;
+	size_t map_dropped;	/* bytes at the start of map given back (MADV_DONTNEED) */
 	uint8_t *cbuf;
 	size_t cbuf_cap;
 	ZSTD_DCtx *zd;
@@ -1561,6 +1563,22 @@ uint64_t vt_dat_cpu_size(const struct vt_dat *dat, size_t buf, unsigned cpu)
 	return dat->buffers[buf].cpus[cpu].usize;
 }
 
+int vt_dat_cpu_range(const struct vt_dat *dat, size_t buf, unsigned cpu, int *ret_fd,
+		     uint64_t *ret_off, uint64_t *ret_len)
+{
+	const struct dat_buffer *b;
+
+	if (buf >= dat->nbuffers || cpu >= dat->buffers[buf].ncpus)
+		return vtc_err(EINVAL);
+	b = &dat->buffers[buf];
+	if (b->compressed)
+		return vtc_err(EOPNOTSUPP);
+	*ret_fd = dat->fd;
+	*ret_off = b->cpus[cpu].offset;
+	*ret_len = b->cpus[cpu].usize;
+	return 0;
+}
+
 /* ---- per-CPU streams ---- */
 
 static int cpu_errf(const struct vt_dat_cpu *c, struct vt_errbuf *eb, const char *fmt, ...)
@@ -1737,6 +1755,22 @@ static int cpu_refill(struct vt_dat_cpu *c, struct vt_errbuf *eb)
 	return 1;
 }
 
+/*
+ * Give the mapped pages behind the cursor back to the page cache, so that the resident
+ * size stays flat however long the stream is (the previous page may still be in use).
+ */
+static void cpu_drop_behind(struct vt_dat_cpu *c, const uint8_t *page)
+{
+	size_t done = (size_t)(page - (const uint8_t *)c->map);
+
+	if (done < c->map_dropped + DAT_DROP_BYTES + c->page_size)
+		return;
+	done -= c->page_size;
+	done -= done % DAT_DROP_BYTES;
+	(void)madvise((uint8_t *)c->map + c->map_dropped, done - c->map_dropped, MADV_DONTNEED);
+	c->map_dropped = done;
+}
+
 int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbuf *eb)
 {
 	size_t hdr = 8 + (size_t)c->dat->kernel_long;
@@ -1756,6 +1790,8 @@ int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbu
 				return r;
 		}
 		page = c->buf + c->buf_pos;
+		if (c->map)
+			cpu_drop_behind(c, page);
 		c->buf_pos += c->page_size;
 		c->npages++;
 		if (c->dat->kernel_long == 8) {

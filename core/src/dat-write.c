@@ -851,6 +851,51 @@ int vt_datw_cpu_page(struct vt_datw *w, const void *page, struct vt_errbuf *eb)
 	return r ? r : datw_emit_page(w, page, eb);
 }
 
+int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+		     struct vt_errbuf *eb)
+{
+	loff_t in_off = (loff_t)off;
+	int r = datw_check(w, eb);
+
+	if (r)
+		return r;
+	if (w->cpu < 0)
+		return datw_misuse(w, eb, "copy outside a CPU");
+	if (len % w->page_size)
+		return datw_misuse(w, eb, "copy of a partial page");
+	r = datw_flush_enc(w, eb);
+	if (!r)
+		r = datw_flush(w);
+	if (r)
+		return datw_fail(w, eb, r, "CPU data");
+	while (len) {
+		ssize_t n = copy_file_range(fd, &in_off, w->fd, NULL, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* not in the kernel here (or the file shrank): through a buffer */
+			uint8_t *page = malloc(w->page_size);
+
+			if (!page)
+				return datw_fail(w, eb, -ENOMEM, "CPU data");
+			while (len && !r) {
+				r = vtc_pread_all(fd, page, w->page_size, (off_t)in_off);
+				if (!r)
+					r = datw_emit_page(w, page, eb);
+				in_off += w->page_size;
+				len -= w->page_size;
+			}
+			free(page);
+			return r ? datw_fail(w, eb, r, "CPU data") : 0;
+		}
+		len -= (uint64_t)n;
+		w->off += (uint64_t)n;
+		w->bufs[w->nbufs - 1].cpu_size[w->cpu] += (uint64_t)n;
+	}
+	return 0;
+}
+
 int vt_datw_cpu_event(struct vt_datw *w, uint64_t ts, const void *data, uint32_t size,
 		      struct vt_errbuf *eb)
 {

@@ -116,6 +116,14 @@ unsigned vt_dat_buffer_ncpus(const struct vt_dat *dat, size_t buf);
 /* bytes of (uncompressed) page data of one CPU */
 uint64_t vt_dat_cpu_size(const struct vt_dat *dat, size_t buf, unsigned cpu);
 
+/*
+ * vt_dat_cpu_range - where the pages of an uncompressed CPU lie in the file (for copying
+ * them as they are): the file descriptor (borrowed), offset and length.
+ * Return: 0, -EOPNOTSUPP for compressed data, -EINVAL for no such CPU.
+ */
+int vt_dat_cpu_range(const struct vt_dat *dat, size_t buf, unsigned cpu, int *ret_fd,
+		     uint64_t *ret_off, uint64_t *ret_len);
+
 /* A per-CPU stream of one buffer: pages in file order. Several may be open at once. */
 struct vt_dat_cpu;
 
@@ -169,6 +177,13 @@ int vt_datw_buffer_begin(struct vt_datw *w, const char *name, unsigned ncpus,
 int vt_datw_cpu_begin(struct vt_datw *w, unsigned cpu, struct vt_errbuf *eb);
 /* one raw page (page_size bytes) as read from a ring buffer or another file */
 int vt_datw_cpu_page(struct vt_datw *w, const void *page, struct vt_errbuf *eb);
+/*
+ * vt_datw_cpu_copy - @len bytes of whole pages from @fd at @off (pages that were
+ * already checked, e.g. read with vt_dat_cpu_next_page), copied in the kernel
+ * (copy_file_range) where it can.
+ */
+int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+		     struct vt_errbuf *eb);
 /* one event (timestamps of a CPU should not decrease); encoded into pages */
 int vt_datw_cpu_event(struct vt_datw *w, uint64_t ts, const void *data, uint32_t size,
 		      struct vt_errbuf *eb);
