@@ -1504,6 +1504,11 @@ const struct vt_dat_meta *vt_dat_meta(const struct vt_dat *dat)
 	return dat->have_meta ? &dat->meta : NULL;
 }
 
+unsigned vt_dat_kernel_long(const struct vt_dat *dat)
+{
+	return dat->kernel_long;
+}
+
 struct tep_handle *vt_dat_tep(const struct vt_dat *dat)
 {
 	return dat->tep;
@@ -1810,6 +1815,17 @@ int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbu
 		*ret = page;
 		return 1;
 	}
+}
+
+int vt_dat_cpu_page_offset(const struct vt_dat_cpu *c, int *ret_fd, uint64_t *ret_off)
+{
+	if (!c->map)
+		return vtc_err(EOPNOTSUPP);
+	if (!c->npages || c->buf_pos < c->page_size)
+		return vtc_err(ENOENT);
+	*ret_fd = c->dat->fd;
+	*ret_off = c->cd->offset + c->buf_pos - c->page_size;
+	return 0;
 }
 
 int vt_dat_cpu_next_event(struct vt_dat_cpu *c, struct vt_event *ret, struct vt_errbuf *eb)

@@ -59,6 +59,8 @@ struct datw_buffer {
 	uint64_t *cpu_size;
 };
 
+#define DATW_RUN_PAGES 256	/* pages copied per copy_file_range */
+
 struct vt_datw {
 	int fd;
 	char *path;
@@ -84,6 +86,12 @@ struct vt_datw {
 
 	struct vt_page_enc enc;
 	uint8_t *zero_page;
+
+	/* pages to copy from another file (vt_datw_cpu_copy_page), not written yet */
+	int run_fd;
+	uint64_t run_src_off;
+	size_t run_n;
+	uint64_t run_ts[DATW_RUN_PAGES];
 
 	uint64_t v7_done_off;	/* payload of the first OPTIONS section's DONE */
 	uint64_t v6_meta_end;	/* end of the v6 metadata (cmdlines) */
@@ -823,10 +831,16 @@ static int datw_emit_page(struct vt_datw *w, const void *page, struct vt_errbuf 
 	return 0;
 }
 
+static int datw_flush_run(struct vt_datw *w, struct vt_errbuf *eb);
+
 static int datw_flush_enc(struct vt_datw *w, struct vt_errbuf *eb)
 {
-	const void *page = vt_page_enc_finish(&w->enc);
+	const void *page;
+	int r = datw_flush_run(w, eb);
 
+	if (r)
+		return r;
+	page = vt_page_enc_finish(&w->enc);
 	return page ? datw_emit_page(w, page, eb) : 0;
 }
 
@@ -851,21 +865,13 @@ int vt_datw_cpu_page(struct vt_datw *w, const void *page, struct vt_errbuf *eb)
 	return r ? r : datw_emit_page(w, page, eb);
 }
 
-int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
-		     struct vt_errbuf *eb)
+/* @len bytes of whole pages from @fd at @off to the end of the file (flushed first) */
+static int datw_copy_in(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+			struct vt_errbuf *eb)
 {
 	loff_t in_off = (loff_t)off;
-	int r = datw_check(w, eb);
+	int r = datw_flush(w);
 
-	if (r)
-		return r;
-	if (w->cpu < 0)
-		return datw_misuse(w, eb, "copy outside a CPU");
-	if (len % w->page_size)
-		return datw_misuse(w, eb, "copy of a partial page");
-	r = datw_flush_enc(w, eb);
-	if (!r)
-		r = datw_flush(w);
 	if (r)
 		return datw_fail(w, eb, r, "CPU data");
 	while (len) {
@@ -896,6 +902,74 @@ int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
 	return 0;
 }
 
+/* write out the pending run of copied pages, then their new header time stamps */
+static int datw_flush_run(struct vt_datw *w, struct vt_errbuf *eb)
+{
+	uint64_t out_off = w->off;
+	size_t n = w->run_n;
+	int r;
+
+	if (!n)
+		return 0;
+	w->run_n = 0;
+	r = datw_copy_in(w, w->run_fd, w->run_src_off, (uint64_t)n * w->page_size, eb);
+	for (size_t i = 0; !r && i < n; i++) {
+		uint8_t ts[8];
+
+		vtc_put_le64(ts, w->run_ts[i]);
+		r = vtc_pwrite_all(w->fd, ts, sizeof(ts), (off_t)(out_off + i * w->page_size));
+		if (r)
+			r = datw_fail(w, eb, r, "CPU data");
+	}
+	return r;
+}
+
+int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+		     struct vt_errbuf *eb)
+{
+	int r = datw_check(w, eb);
+
+	if (r)
+		return r;
+	if (w->cpu < 0)
+		return datw_misuse(w, eb, "copy outside a CPU");
+	if (len % w->page_size)
+		return datw_misuse(w, eb, "copy of a partial page");
+	r = datw_flush_enc(w, eb);
+	return r ? r : datw_copy_in(w, fd, off, len, eb);
+}
+
+int vt_datw_cpu_copy_page(struct vt_datw *w, int fd, uint64_t off, uint64_t page_ts,
+			  struct vt_errbuf *eb)
+{
+	int r = datw_check(w, eb);
+
+	if (r)
+		return r;
+	if (w->cpu < 0)
+		return datw_misuse(w, eb, "copy outside a CPU");
+	if (w->run_n && (w->run_fd != fd || w->run_n == DATW_RUN_PAGES ||
+			 w->run_src_off + (uint64_t)w->run_n * w->page_size != off)) {
+		r = datw_flush_run(w, eb);
+		if (r)
+			return r;
+	}
+	if (!w->run_n) {
+		/* the encoder's partial page goes first */
+		const void *page = vt_page_enc_finish(&w->enc);
+
+		if (page) {
+			r = datw_emit_page(w, page, eb);
+			if (r)
+				return r;
+		}
+		w->run_fd = fd;
+		w->run_src_off = off;
+	}
+	w->run_ts[w->run_n++] = page_ts;
+	return 0;
+}
+
 int vt_datw_cpu_event(struct vt_datw *w, uint64_t ts, const void *data, uint32_t size,
 		      struct vt_errbuf *eb)
 {
@@ -905,6 +979,12 @@ int vt_datw_cpu_event(struct vt_datw *w, uint64_t ts, const void *data, uint32_t
 		return r;
 	if (w->cpu < 0)
 		return datw_misuse(w, eb, "event outside a CPU");
+	if (w->run_n) {
+		/* copied pages stand before this event */
+		r = datw_flush_run(w, eb);
+		if (r)
+			return r;
+	}
 	r = vt_page_enc_add(&w->enc, ts, data, size);
 	if (r == -ENOSPC) {
 		r = datw_flush_enc(w, eb);
