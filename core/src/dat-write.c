@@ -924,15 +924,29 @@ static int datw_flush_run(struct vt_datw *w, struct vt_errbuf *eb)
 	return r;
 }
 
-int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
-		     struct vt_errbuf *eb)
+/* the writer is healthy and inside a CPU */
+static int datw_check_in_cpu(struct vt_datw *w, const char *what, struct vt_errbuf *eb)
 {
 	int r = datw_check(w, eb);
 
 	if (r)
 		return r;
-	if (w->cpu < 0)
-		return datw_misuse(w, eb, "copy outside a CPU");
+	if (w->cpu < 0) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "%s outside a CPU", what);
+		return datw_misuse(w, eb, msg);
+	}
+	return 0;
+}
+
+int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+		     struct vt_errbuf *eb)
+{
+	int r = datw_check_in_cpu(w, "copy", eb);
+
+	if (r)
+		return r;
 	if (len % w->page_size)
 		return datw_misuse(w, eb, "copy of a partial page");
 	r = datw_flush_enc(w, eb);
@@ -942,12 +956,10 @@ int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
 int vt_datw_cpu_copy_page(struct vt_datw *w, int fd, uint64_t off, uint64_t page_ts,
 			  struct vt_errbuf *eb)
 {
-	int r = datw_check(w, eb);
+	int r = datw_check_in_cpu(w, "copy", eb);
 
 	if (r)
 		return r;
-	if (w->cpu < 0)
-		return datw_misuse(w, eb, "copy outside a CPU");
 	if (w->run_n && (w->run_fd != fd || w->run_n == DATW_RUN_PAGES ||
 			 w->run_src_off + (uint64_t)w->run_n * w->page_size != off)) {
 		r = datw_flush_run(w, eb);
