@@ -60,6 +60,7 @@ struct datw_buffer {
 };
 
 #define DATW_RUN_PAGES 256	/* pages copied per copy_file_range */
+#define DATW_SYNC_STEP (16u << 20)	/* start writeback every this many bytes */
 
 struct vt_datw {
 	int fd;
@@ -74,6 +75,7 @@ struct vt_datw {
 	uint8_t *out;		/* write buffer in front of fd */
 	size_t out_len;
 	uint64_t off;		/* logical end of the file (flushed + buffered) */
+	uint64_t synced;	/* writeback started up to here */
 
 	uint8_t *opts;		/* options known at create time, encoded */
 	size_t opts_len;
@@ -110,6 +112,21 @@ static int datw_fail(struct vt_datw *w, struct vt_errbuf *eb, int err, const cha
 	return r;
 }
 
+/*
+ * Start writeback of what was written since the last call, every DATW_SYNC_STEP bytes,
+ * so that the fsync at close finds little left to do (the disk works while we convert).
+ */
+static void datw_start_writeback(struct vt_datw *w)
+{
+	uint64_t end = w->off - w->out_len;
+
+	if (end - w->synced < DATW_SYNC_STEP)
+		return;
+	(void)sync_file_range(w->fd, (off64_t)w->synced, (off64_t)(end - w->synced),
+			      SYNC_FILE_RANGE_WRITE);
+	w->synced = end;
+}
+
 static int datw_flush(struct vt_datw *w)
 {
 	int r;
@@ -120,6 +137,7 @@ static int datw_flush(struct vt_datw *w)
 	if (r < 0)
 		return r;
 	w->out_len = 0;
+	datw_start_writeback(w);
 	return 0;
 }
 
@@ -899,6 +917,7 @@ static int datw_copy_in(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
 		w->off += (uint64_t)n;
 		w->bufs[w->nbufs - 1].cpu_size[w->cpu] += (uint64_t)n;
 	}
+	datw_start_writeback(w);
 	return 0;
 }
 
