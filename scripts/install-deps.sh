@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config
 	libtracefs-dev libtraceevent-dev libtracecmd-dev trace-cmd
-	libvirt-dev libjson-c-dev libcmocka-dev libxml2-dev libarchive-dev libzstd-dev
+	libvirt-dev libjson-c-dev libcmocka-dev libxml2-dev libarchive-dev libzstd-dev libssl-dev
 	clang libclang-rt-14-dev
 	qemu-system-x86 qemu-guest-agent libvirt-daemon-system libvirt-clients
 	linux-image-amd64 busybox-static cpio kmod xz-utils zstd

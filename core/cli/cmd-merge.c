@@ -346,15 +346,22 @@ static int write_host(const struct merge_args *a, struct vt_dat *host, uint64_t 
 			struct vt_dat_cpu *c = NULL;
 			const void *page;
 
+			int fd;
+			uint64_t off, len;
+			/* uncompressed pages are checked here, then copied in the kernel */
+			bool copy = vt_dat_cpu_range(host, b, cpu, &fd, &off, &len) == 0;
+
 			r = vt_datw_cpu_begin(w, cpu, eb);
 			if (!r)
 				r = vt_dat_cpu_open(host, b, cpu, &c, eb);
 			while (!r && (r = vt_dat_cpu_next_page(c, &page, eb)) > 0) {
-				r = vt_datw_cpu_page(w, page, eb);
+				r = copy ? 0 : vt_datw_cpu_page(w, page, eb);
 				if (!r && vt_dat_cpu_page_missed(c))
 					lost++;
 			}
 			vt_dat_cpu_close(c);
+			if (!r && copy)
+				r = vt_datw_cpu_copy(w, fd, off, len, eb);
 			if (!r)
 				r = vt_datw_cpu_end(w, eb);
 		}
@@ -402,6 +409,8 @@ struct merge_state {
 	char names[MAX_GUESTS][32];
 	struct vt_timeline *tl;
 	struct json_object *manifest;
+	uint64_t host_trace_id, host_lost;
+	uint64_t host_events;	/* counted by the containment sweep, or on their own */
 };
 
 static void merge_state_free(struct merge_state *m)
@@ -475,7 +484,7 @@ static int finish_host(struct merge_state *m)
 	struct vt_dat_guest gopt[MAX_GUESTS];
 	uint32_t tids[MAX_GUESTS][MAX_VCPUS];
 	struct vt_errbuf eb = { "" };
-	uint64_t trace_id = vt_dat_trace_id(m->host), lost = 0, events;
+	uint64_t trace_id = vt_dat_trace_id(m->host), lost = 0;
 	int r;
 
 	if (!trace_id)
@@ -497,11 +506,8 @@ static int finish_host(struct merge_state *m)
 	r = write_host(&m->a, m->host, trace_id, gopt, m->a.nguests, &lost, &eb);
 	if (r < 0)
 		return cli_error_eb(r, &eb, m->a.host);
-	events = count_events(m->host, &eb, &r);
-	if (r < 0)
-		return cli_error_eb(r, &eb, m->a.host);
-	if (vt_manifest_set_host(m->manifest, "host.dat", m->host, trace_id, events, lost) < 0)
-		return cli_error("out of memory");
+	m->host_trace_id = trace_id;
+	m->host_lost = lost;
 	if (lost)
 		vt_manifest_add_warning(m->manifest, "host.dat: %" PRIu64 " pages say events were lost",
 					lost);
@@ -540,6 +546,7 @@ static int check_containment(struct merge_state *m)
 		vt_dat_close(files[g + 1]);
 	if (r < 0)
 		return cli_error_eb(r, &eb, "containment");
+	m->host_events = c.host_events;
 	if (vt_manifest_set_containment(m->manifest, &c) < 0)
 		return cli_error("out of memory");
 	if (c.available && c.inside < c.guest_events)
@@ -586,6 +593,14 @@ int cmd_merge(int argc, char **argv)
 		r = finish_host(&m);
 	if (!r && m.a.nguests)
 		r = check_containment(&m);
+	if (!r && !m.a.nguests) {
+		m.host_events = count_events(m.host, &eb, &r);
+		if (r < 0)
+			r = cli_error_eb(r, &eb, m.a.host);
+	}
+	if (!r && vt_manifest_set_host(m.manifest, "host.dat", m.host, m.host_trace_id,
+				       m.host_events, m.host_lost) < 0)
+		r = cli_error("out of memory");
 	if (!r) {
 		members[0] = "host.dat";
 		for (size_t g = 0; g < m.a.nguests; g++)

@@ -42,6 +42,7 @@ static int open_file(struct rundir *rd, const char *dir, const char *name, const
 	if (r < 0)
 		return cli_error_eb(r, &eb, path);
 	snprintf(rd->labels[rd->nfiles], sizeof(rd->labels[0]), "%s", label);
+	snprintf(rd->paths[rd->nfiles], sizeof(rd->paths[0]), "%s", path);
 	rd->nfiles++;
 	return 0;
 }

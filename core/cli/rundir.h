@@ -16,6 +16,7 @@ struct rundir {
 	struct json_object *manifest;
 	struct vt_dat *files[RUNDIR_MAX_FILES];
 	char labels[RUNDIR_MAX_FILES][32];	/* "host", "guest", "guest-boot2", ... */
+	char paths[RUNDIR_MAX_FILES][4096];
 	size_t nfiles;
 	struct vt_stream_tid map[RUNDIR_MAX_FILES * 64];	/* guest stream -> vCPU thread */
 	size_t nmap;

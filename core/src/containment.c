@@ -46,7 +46,7 @@ int vt_containment_sweep(struct vt_dat *const *files, size_t nfiles,
 	*ret = (struct vt_containment){ 0 };
 	vtc_evdesc_find(vt_dat_tep(files[0]), "kvm", "kvm_entry", NULL, &entry);
 	vtc_evdesc_find(vt_dat_tep(files[0]), "kvm", "kvm_exit", NULL, &exit_);
-	if (entry.id < 0 || exit_.id < 0 || nfiles < 2)
+	if (nfiles < 2)
 		return 0;
 	st = calloc(nmap ? nmap : 1, sizeof(*st));
 	if (!st)
@@ -62,6 +62,7 @@ int vt_containment_sweep(struct vt_dat *const *files, size_t nfiles,
 
 		r = 0;
 		if (it.file == 0) {
+			ret->host_events++;
 			if (it.ev.type_id != entry.id && it.ev.type_id != exit_.id)
 				continue;
 			s = state_of(st, nst, it.ev.pid);

@@ -169,62 +169,117 @@ static int hv_cmp(const void *a, const void *b)
 	return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
 
-static bool in_windows(const struct conv *cv, int32_t tid, uint64_t ts)
+static int hv_push(struct hv_events *hv, const struct hv_event *e)
 {
+	if (hv->n == hv->cap) {
+		size_t ncap = hv->cap ? hv->cap * 2 : 256;
+		struct hv_event *ne = realloc(hv->e, ncap * sizeof(*ne));
+
+		if (!ne)
+			return vtc_err(ENOMEM);
+		hv->e = ne;
+		hv->cap = ncap;
+	}
+	hv->e[hv->n++] = *e;
+	return 0;
+}
+
+/* The nearest entry/exit of a window's vCPU thread before and after the window. */
+struct hv_edge {
+	struct hv_event before, after;
+	bool have_before, have_after;
+};
+
+/*
+ * Whether @e lies in a window of its thread. An event outside may still bound a
+ * guest-mode interval that overlaps one (an entry before the window, its exit after
+ * it): the nearest on each side of every window is kept in @edges (one per window, in
+ * the order of cpus[] and their windows[]).
+ */
+static bool in_windows(const struct conv *cv, struct hv_edge *edges, const struct hv_event *e)
+{
+	struct hv_edge *edge = edges;
+	bool in = false;
+
 	for (size_t i = 0; i < cv->res->ncpus; i++) {
 		const struct vt_convert_cpu *o = &cv->res->cpus[i];
 
-		if (o->tid != tid)
+		if (o->tid != e->tid) {
+			edge += o->nwindows;
 			continue;
-		for (size_t w = 0; w < o->nwindows; w++)
-			if (ts >= o->windows[w].from && ts <= o->windows[w].to)
-				return true;
+		}
+		for (size_t w = 0; w < o->nwindows; w++, edge++) {
+			if (e->ts < o->windows[w].from) {
+				if (!edge->have_before || e->ts > edge->before.ts)
+					edge->before = *e;
+				edge->have_before = true;
+			} else if (e->ts > o->windows[w].to) {
+				if (!edge->have_after || e->ts < edge->after.ts)
+					edge->after = *e;
+				edge->have_after = true;
+			} else {
+				in = true;
+			}
+		}
 	}
-	return false;
+	return in;
 }
 
+static int collect_cpu_events(struct conv *cv, size_t buffer, unsigned cpu,
+			      const struct vtc_evdesc *entry, const struct vtc_evdesc *exit_,
+			      struct hv_edge *edges, struct hv_events *hv)
+{
+	struct vt_dat_cpu *c = NULL;
+	struct vt_event ev;
+	int r = vt_dat_cpu_open(cv->opts->host, buffer, cpu, &c, cv->eb);
+
+	if (r < 0)
+		return r;
+	while ((r = vt_dat_cpu_next_event(c, &ev, cv->eb)) > 0) {
+		struct hv_event e = { .tid = ev.pid, .entry = ev.type_id == entry->id,
+				      .ts = ev.ts };
+
+		if (ev.type_id != entry->id && ev.type_id != exit_->id)
+			continue;
+		if (in_windows(cv, edges, &e)) {
+			r = hv_push(hv, &e);
+			if (r < 0)
+				break;
+		}
+	}
+	vt_dat_cpu_close(c);
+	return r;
+}
+
+/* 1 with the entry/exit events in and around the windows in @hv, 0 without the formats */
 static int collect_host_events(struct conv *cv, struct hv_events *hv)
 {
 	struct vt_dat *host = cv->opts->host;
+	_cleanup_free_ struct hv_edge *edges = NULL;
 	struct vtc_evdesc entry, exit_;
+	size_t nedges = 0;
+	int r = 0;
 
 	vtc_evdesc_find(vt_dat_tep(host), "kvm", "kvm_entry", NULL, &entry);
 	vtc_evdesc_find(vt_dat_tep(host), "kvm", "kvm_exit", NULL, &exit_);
 	if (entry.id < 0 || exit_.id < 0)
 		return 0;
-	for (size_t b = 0; b < vt_dat_nbuffers(host); b++) {
-		for (unsigned cpu = 0; cpu < vt_dat_buffer_ncpus(host, b); cpu++) {
-			struct vt_dat_cpu *c = NULL;
-			struct vt_event ev;
-			int r = vt_dat_cpu_open(host, b, cpu, &c, cv->eb);
-
-			if (r < 0)
-				return r;
-			while ((r = vt_dat_cpu_next_event(c, &ev, cv->eb)) > 0) {
-				if (ev.type_id != entry.id && ev.type_id != exit_.id)
-					continue;
-				if (!in_windows(cv, ev.pid, ev.ts))
-					continue;
-				if (hv->n == hv->cap) {
-					size_t ncap = hv->cap ? hv->cap * 2 : 256;
-					struct hv_event *ne = realloc(hv->e, ncap * sizeof(*ne));
-
-					if (!ne) {
-						r = vtc_err(ENOMEM);
-						break;
-					}
-					hv->e = ne;
-					hv->cap = ncap;
-				}
-				hv->e[hv->n++] = (struct hv_event){ .tid = ev.pid,
-								    .entry = ev.type_id == entry.id,
-								    .ts = ev.ts };
-			}
-			vt_dat_cpu_close(c);
-			if (r < 0)
-				return r;
-		}
+	for (size_t i = 0; i < cv->res->ncpus; i++)
+		nedges += cv->res->cpus[i].nwindows;
+	edges = calloc(nedges ? nedges : 1, sizeof(*edges));
+	if (!edges)
+		return vtc_err(ENOMEM);
+	for (size_t b = 0; b < vt_dat_nbuffers(host) && !r; b++)
+		for (unsigned cpu = 0; cpu < vt_dat_buffer_ncpus(host, b) && !r; cpu++)
+			r = collect_cpu_events(cv, b, cpu, &entry, &exit_, edges, hv);
+	for (size_t i = 0; i < nedges && !r; i++) {
+		if (edges[i].have_before)
+			r = hv_push(hv, &edges[i].before);
+		if (!r && edges[i].have_after)
+			r = hv_push(hv, &edges[i].after);
 	}
+	if (r < 0)
+		return r;
 	if (hv->n)
 		qsort(hv->e, hv->n, sizeof(*hv->e), hv_cmp);
 	return 1;
@@ -341,33 +396,99 @@ static void note_ambiguous(struct vt_convert_result *res, unsigned cpu, uint64_t
 		};
 }
 
-static int pass2_stream(struct conv *cv, struct stream *st, struct vt_datw *w)
+/* The events of one page, walked once. */
+struct page_events {
+	struct vt_event *ev;
+	uint64_t *host_tsc;	/* each event's host TSC */
+	size_t n, cap;		/* cap: a record takes at least 8 bytes of a page */
+	bool abs_ts;
+};
+
+static int walk_page(struct conv *cv, const struct vt_convert_cpu *out, const void *page,
+		     uint64_t page_index, struct page_events *pe)
+{
+	struct vt_errbuf peb = { "" };
+	struct vt_page_iter it;
+	int r;
+
+	pe->n = 0;
+	r = vt_page_load(&it, page, vt_dat_meta(cv->guest)->page_size,
+			 vt_dat_kernel_long(cv->guest), &peb);
+	while (r >= 0 && (r = vt_page_next(&it, &pe->ev[pe->n], &peb)) > 0) {
+		if (++pe->n == pe->cap)
+			return vtc_errf(cv->eb, EBADMSG, "guest CPU %u page %" PRIu64 ": too many events",
+					out->cpu, page_index);
+	}
+	if (r < 0)
+		return vtc_errf(cv->eb, EBADMSG, "guest CPU %u page %" PRIu64 ": %s", out->cpu,
+				page_index, peb.msg);
+	pe->abs_ts = it.abs_ts;
+	return 0;
+}
+
+/*
+ * Pass 2: every event with its host TSC. A page whose events all keep one decided
+ * offset moves on the time axis as a whole (its records hold deltas): it is copied with
+ * a new header time stamp. Other pages are re-encoded event by event.
+ */
+static int pass2_stream(struct conv *cv, struct stream *st, struct vt_datw *w,
+			struct page_events *pe)
 {
 	struct vt_convert_cpu *out = st->out;
+	bool identity = vt_tsc_scale_is_identity(cv->opts->scale);
 	struct vt_dat_cpu *c = NULL;
-	struct vt_event ev;
-	uint64_t index = 0;
+	uint64_t index = 0, page_index = 0;
+	const void *page;
 	int r;
 
 	r = vt_dat_cpu_open(cv->guest, out->buffer, out->cpu, &c, cv->eb);
 	if (r < 0)
 		return r;
 	r = vt_datw_cpu_begin(w, out->cpu, cv->eb);
-	while (!r && (r = vt_dat_cpu_next_event(c, &ev, cv->eb)) > 0) {
-		enum vt_seg_how how;
-		uint64_t offset, host_tsc;
+	while (!r && (r = vt_dat_cpu_next_page(c, &page, cv->eb)) > 0) {
+		uint64_t page_offset = 0, src_off = 0;
+		bool whole;
+		int fd = -1;
 
-		r = vt_seg_lookup(st->seg, index, &offset, &how);
-		if (r < 0)
-			break;
-		host_tsc = vt_tsc_to_host(cv->opts->scale, ev.ts, offset);
-		if (how == VT_SEG_AMBIGUOUS)
-			note_ambiguous(cv->res, out->cpu, index, ev.ts, host_tsc);
-		if (!index)
-			out->first_host_tsc = host_tsc;
-		out->last_host_tsc = host_tsc;
-		index++;
-		r = vt_datw_cpu_event(w, host_tsc, ev.data, ev.size, cv->eb);
+		r = walk_page(cv, out, page, page_index++, pe);
+		whole = identity && !pe->abs_ts && vt_dat_cpu_page_offset(c, &fd, &src_off) == 0;
+		for (size_t i = 0; !r && i < pe->n; i++) {
+			enum vt_seg_how how;
+			uint64_t offset, host_tsc;
+
+			r = vt_seg_lookup(st->seg, index + i, &offset, &how);
+			if (r < 0)
+				break;
+			host_tsc = vt_tsc_to_host(cv->opts->scale, pe->ev[i].ts, offset);
+			pe->host_tsc[i] = host_tsc;
+			if (how == VT_SEG_AMBIGUOUS) {
+				note_ambiguous(cv->res, out->cpu, index + i, pe->ev[i].ts, host_tsc);
+				whole = false;
+			}
+			if (i == 0)
+				page_offset = offset;
+			else if (offset != page_offset)
+				whole = false;
+			if (index + i == 0)
+				out->first_host_tsc = host_tsc;
+			out->last_host_tsc = host_tsc;
+		}
+		if (r || !pe->n)
+			continue;
+		if (whole) {
+			uint64_t page_ts;
+
+			memcpy(&page_ts, page, sizeof(page_ts));
+			r = vt_datw_cpu_copy_page(w, fd, src_off,
+						  vt_tsc_to_host(NULL, le64toh(page_ts), page_offset),
+						  cv->eb);
+			index += pe->n;
+			continue;
+		}
+		for (size_t i = 0; !r && i < pe->n; i++)
+			r = vt_datw_cpu_event(w, pe->host_tsc[i], pe->ev[i].data, pe->ev[i].size,
+					      cv->eb);
+		index += pe->n;
 	}
 	vt_dat_cpu_close(c);
 	if (r < 0)
@@ -500,22 +621,43 @@ static int write_output(struct conv *cv, const char *out_path)
 		.trace_id = cv->res->trace_id,
 		.tsc2nsec = cv->opts->tsc2nsec,
 	};
+	struct page_events *pe = calloc(1, sizeof(*pe));
 	struct vt_datw *w = NULL;
 	size_t s = 0;
 	int r;
 
+	if (pe) {
+		pe->cap = vt_dat_meta(cv->guest)->page_size / 8 + 1;
+		pe->ev = calloc(pe->cap, sizeof(*pe->ev));
+		pe->host_tsc = calloc(pe->cap, sizeof(*pe->host_tsc));
+	}
+	if (!pe || !pe->ev || !pe->host_tsc) {
+		if (pe) {
+			free(pe->ev);
+			free(pe->host_tsc);
+		}
+		free(pe);
+		return vtc_err(ENOMEM);
+	}
 	r = vt_datw_create(out_path, vt_dat_meta(cv->guest), &wo, &w, cv->eb);
-	if (r < 0)
+	if (r < 0) {
+		free(pe->ev);
+		free(pe->host_tsc);
+		free(pe);
 		return r;
+	}
 	for (size_t b = 0; b < vt_dat_nbuffers(cv->guest) && !r; b++) {
 		unsigned ncpus = vt_dat_buffer_ncpus(cv->guest, b);
 
 		r = vt_datw_buffer_begin(w, vt_dat_buffer_name(cv->guest, b), ncpus, cv->eb);
 		for (unsigned cpu = 0; cpu < ncpus && !r; cpu++, s++)
-			r = pass2_stream(cv, &cv->streams[s], w);
+			r = pass2_stream(cv, &cv->streams[s], w, pe);
 		if (!r)
 			r = vt_datw_buffer_end(w, cv->eb);
 	}
+	free(pe->ev);
+	free(pe->host_tsc);
+	free(pe);
 	if (r < 0) {
 		struct vt_errbuf ignored;
 

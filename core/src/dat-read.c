@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
 #define DAT_MAX_CPU_SLOTS	(1u << 20)	/* per-CPU entries of all buffers together */
 #define DAT_MAX_PAGE		(16u << 20)
 #define DAT_WINDOW_PAGES	16		/* pages per pread of uncompressed data */
+#define DAT_DROP_BYTES		(8u << 20)	/* mapped data given back in steps of this */
 #define DAT_COMMIT_MASK		((1u << 27) - 1)
 #define SEC_FL_COMPRESSED	1
 
@@ -106,6 +108,9 @@ struct vt_dat_cpu {
 	uint32_t chunk_index;
 	uint8_t *buf;		/* a window of pages or one decompressed chunk */
 	size_t buf_cap, buf_len, buf_pos;
+	void *map;		/* uncompressed data mapped (buf points into it), or NULL */
+	size_t map_len;
+	size_t map_dropped;	/* bytes at the start of map given back (MADV_DONTNEED) */
 	uint8_t *cbuf;
 	size_t cbuf_cap;
 	ZSTD_DCtx *zd;
@@ -1276,9 +1281,10 @@ static int tep_add_cmdlines(struct vt_dat *d, const char *text, size_t len)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
 		char line[256], *comm;
-		long pid;
 
 		if ((size_t)(eol - p) < sizeof(line)) {
+			long pid;
+
 			memcpy(line, p, (size_t)(eol - p));
 			line[eol - p] = '\0';
 			errno = 0;
@@ -1498,6 +1504,11 @@ const struct vt_dat_meta *vt_dat_meta(const struct vt_dat *dat)
 	return dat->have_meta ? &dat->meta : NULL;
 }
 
+unsigned vt_dat_kernel_long(const struct vt_dat *dat)
+{
+	return dat->kernel_long;
+}
+
 struct tep_handle *vt_dat_tep(const struct vt_dat *dat)
 {
 	return dat->tep;
@@ -1557,6 +1568,22 @@ uint64_t vt_dat_cpu_size(const struct vt_dat *dat, size_t buf, unsigned cpu)
 	return dat->buffers[buf].cpus[cpu].usize;
 }
 
+int vt_dat_cpu_range(const struct vt_dat *dat, size_t buf, unsigned cpu, int *ret_fd,
+		     uint64_t *ret_off, uint64_t *ret_len)
+{
+	const struct dat_buffer *b;
+
+	if (buf >= dat->nbuffers || cpu >= dat->buffers[buf].ncpus)
+		return vtc_err(EINVAL);
+	b = &dat->buffers[buf];
+	if (b->compressed)
+		return vtc_err(EOPNOTSUPP);
+	*ret_fd = dat->fd;
+	*ret_off = b->cpus[cpu].offset;
+	*ret_len = b->cpus[cpu].usize;
+	return 0;
+}
+
 /* ---- per-CPU streams ---- */
 
 static int cpu_errf(const struct vt_dat_cpu *c, struct vt_errbuf *eb, const char *fmt, ...)
@@ -1579,9 +1606,40 @@ void vt_dat_cpu_close(struct vt_dat_cpu *c)
 	if (!c)
 		return;
 	ZSTD_freeDCtx(c->zd);
-	free(c->buf);
+	if (c->map)
+		munmap(c->map, c->map_len);
+	else
+		free(c->buf);
 	free(c->cbuf);
 	free(c);
+}
+
+/*
+ * Map the pages of an uncompressed stream: no copy per page, the kernel reads ahead.
+ * Sizes were checked against the file at open; 0 when mapping is not possible (the
+ * caller falls back to pread windows).
+ */
+static int cpu_map(struct vt_dat_cpu *c)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t start = c->cd->offset, usize = c->cd->usize, aligned;
+	void *map;
+
+	if (pg <= 0 || !usize || start + usize > c->dat->file_size)
+		return 0;
+	aligned = start - start % (uint64_t)pg;
+	map = mmap(NULL, (size_t)(usize + (start - aligned)), PROT_READ, MAP_PRIVATE, c->dat->fd,
+		   (off_t)aligned);
+	if (map == MAP_FAILED)
+		return 0;
+	(void)madvise(map, (size_t)(usize + (start - aligned)), MADV_SEQUENTIAL);
+	c->map = map;
+	c->map_len = (size_t)(usize + (start - aligned));
+	c->buf = (uint8_t *)map + (start - aligned);
+	c->buf_cap = c->buf_len = (size_t)usize;
+	c->buf_pos = 0;
+	c->pos = c->end;
+	return 1;
 }
 
 int vt_dat_cpu_open(struct vt_dat *dat, size_t buf, unsigned cpu, struct vt_dat_cpu **ret,
@@ -1621,6 +1679,10 @@ int vt_dat_cpu_open(struct vt_dat *dat, size_t buf, unsigned cpu, struct vt_dat_
 		c->buf_cap = (size_t)c->page_size * DAT_WINDOW_PAGES;
 		if (c->buf_cap > c->cd->usize)
 			c->buf_cap = (size_t)c->cd->usize;
+		if (cpu_map(c)) {
+			*ret = c;
+			return 0;
+		}
 	}
 	c->buf = malloc(c->buf_cap ? c->buf_cap : 1);
 	if (!c->buf || (c->chunks_left && (!c->zd || !c->cbuf))) {
@@ -1698,6 +1760,22 @@ static int cpu_refill(struct vt_dat_cpu *c, struct vt_errbuf *eb)
 	return 1;
 }
 
+/*
+ * Give the mapped pages behind the cursor back to the page cache, so that the resident
+ * size stays flat however long the stream is (the previous page may still be in use).
+ */
+static void cpu_drop_behind(struct vt_dat_cpu *c, const uint8_t *page)
+{
+	size_t done = (size_t)(page - (const uint8_t *)c->map);
+
+	if (done < c->map_dropped + DAT_DROP_BYTES + c->page_size)
+		return;
+	done -= c->page_size;
+	done -= done % DAT_DROP_BYTES;
+	(void)madvise((uint8_t *)c->map + c->map_dropped, done - c->map_dropped, MADV_DONTNEED);
+	c->map_dropped = done;
+}
+
 int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbuf *eb)
 {
 	size_t hdr = 8 + (size_t)c->dat->kernel_long;
@@ -1707,15 +1785,18 @@ int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbu
 		const uint8_t *page;
 		uint64_t commit = 0;
 		uint32_t c32 = 0;
-		int r;
 
 		while (c->buf_len - c->buf_pos < c->page_size) {
+			int r;
+
 			c->buf_len = c->buf_pos = 0;
 			r = cpu_refill(c, eb);
 			if (r <= 0)
 				return r;
 		}
 		page = c->buf + c->buf_pos;
+		if (c->map)
+			cpu_drop_behind(c, page);
 		c->buf_pos += c->page_size;
 		c->npages++;
 		if (c->dat->kernel_long == 8) {
@@ -1734,6 +1815,17 @@ int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbu
 		*ret = page;
 		return 1;
 	}
+}
+
+int vt_dat_cpu_page_offset(const struct vt_dat_cpu *c, int *ret_fd, uint64_t *ret_off)
+{
+	if (!c->map)
+		return vtc_err(EOPNOTSUPP);
+	if (!c->npages || c->buf_pos < c->page_size)
+		return vtc_err(ENOENT);
+	*ret_fd = c->dat->fd;
+	*ret_off = c->cd->offset + c->buf_pos - c->page_size;
+	return 0;
 }
 
 int vt_dat_cpu_next_event(struct vt_dat_cpu *c, struct vt_event *ret, struct vt_errbuf *eb)

@@ -59,6 +59,9 @@ struct datw_buffer {
 	uint64_t *cpu_size;
 };
 
+#define DATW_RUN_PAGES 256	/* pages copied per copy_file_range */
+#define DATW_SYNC_STEP (16u << 20)	/* start writeback every this many bytes */
+
 struct vt_datw {
 	int fd;
 	char *path;
@@ -72,6 +75,7 @@ struct vt_datw {
 	uint8_t *out;		/* write buffer in front of fd */
 	size_t out_len;
 	uint64_t off;		/* logical end of the file (flushed + buffered) */
+	uint64_t synced;	/* writeback started up to here */
 
 	uint8_t *opts;		/* options known at create time, encoded */
 	size_t opts_len;
@@ -84,6 +88,12 @@ struct vt_datw {
 
 	struct vt_page_enc enc;
 	uint8_t *zero_page;
+
+	/* pages to copy from another file (vt_datw_cpu_copy_page), not written yet */
+	int run_fd;
+	uint64_t run_src_off;
+	size_t run_n;
+	uint64_t run_ts[DATW_RUN_PAGES];
 
 	uint64_t v7_done_off;	/* payload of the first OPTIONS section's DONE */
 	uint64_t v6_meta_end;	/* end of the v6 metadata (cmdlines) */
@@ -102,6 +112,21 @@ static int datw_fail(struct vt_datw *w, struct vt_errbuf *eb, int err, const cha
 	return r;
 }
 
+/*
+ * Start writeback of what was written since the last call, every DATW_SYNC_STEP bytes,
+ * so that the fsync at close finds little left to do (the disk works while we convert).
+ */
+static void datw_start_writeback(struct vt_datw *w)
+{
+	uint64_t end = w->off - w->out_len;
+
+	if (end - w->synced < DATW_SYNC_STEP)
+		return;
+	(void)sync_file_range(w->fd, (off64_t)w->synced, (off64_t)(end - w->synced),
+			      SYNC_FILE_RANGE_WRITE);
+	w->synced = end;
+}
+
 static int datw_flush(struct vt_datw *w)
 {
 	int r;
@@ -112,6 +137,7 @@ static int datw_flush(struct vt_datw *w)
 	if (r < 0)
 		return r;
 	w->out_len = 0;
+	datw_start_writeback(w);
 	return 0;
 }
 
@@ -823,10 +849,16 @@ static int datw_emit_page(struct vt_datw *w, const void *page, struct vt_errbuf 
 	return 0;
 }
 
+static int datw_flush_run(struct vt_datw *w, struct vt_errbuf *eb);
+
 static int datw_flush_enc(struct vt_datw *w, struct vt_errbuf *eb)
 {
-	const void *page = vt_page_enc_finish(&w->enc);
+	const void *page;
+	int r = datw_flush_run(w, eb);
 
+	if (r)
+		return r;
+	page = vt_page_enc_finish(&w->enc);
 	return page ? datw_emit_page(w, page, eb) : 0;
 }
 
@@ -851,6 +883,124 @@ int vt_datw_cpu_page(struct vt_datw *w, const void *page, struct vt_errbuf *eb)
 	return r ? r : datw_emit_page(w, page, eb);
 }
 
+/* @len bytes of whole pages from @fd at @off to the end of the file (flushed first) */
+static int datw_copy_in(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+			struct vt_errbuf *eb)
+{
+	loff_t in_off = (loff_t)off;
+	int r = datw_flush(w);
+
+	if (r)
+		return datw_fail(w, eb, r, "CPU data");
+	while (len) {
+		ssize_t n = copy_file_range(fd, &in_off, w->fd, NULL, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* not in the kernel here (or the file shrank): through a buffer */
+			uint8_t *page = malloc(w->page_size);
+
+			if (!page)
+				return datw_fail(w, eb, -ENOMEM, "CPU data");
+			while (len && !r) {
+				r = vtc_pread_all(fd, page, w->page_size, (off_t)in_off);
+				if (!r)
+					r = datw_emit_page(w, page, eb);
+				in_off += w->page_size;
+				len -= w->page_size;
+			}
+			free(page);
+			return r ? datw_fail(w, eb, r, "CPU data") : 0;
+		}
+		len -= (uint64_t)n;
+		w->off += (uint64_t)n;
+		w->bufs[w->nbufs - 1].cpu_size[w->cpu] += (uint64_t)n;
+	}
+	datw_start_writeback(w);
+	return 0;
+}
+
+/* write out the pending run of copied pages, then their new header time stamps */
+static int datw_flush_run(struct vt_datw *w, struct vt_errbuf *eb)
+{
+	uint64_t out_off = w->off;
+	size_t n = w->run_n;
+	int r;
+
+	if (!n)
+		return 0;
+	w->run_n = 0;
+	r = datw_copy_in(w, w->run_fd, w->run_src_off, (uint64_t)n * w->page_size, eb);
+	for (size_t i = 0; !r && i < n; i++) {
+		uint8_t ts[8];
+
+		vtc_put_le64(ts, w->run_ts[i]);
+		r = vtc_pwrite_all(w->fd, ts, sizeof(ts), (off_t)(out_off + i * w->page_size));
+		if (r)
+			r = datw_fail(w, eb, r, "CPU data");
+	}
+	return r;
+}
+
+/* the writer is healthy and inside a CPU */
+static int datw_check_in_cpu(struct vt_datw *w, const char *what, struct vt_errbuf *eb)
+{
+	int r = datw_check(w, eb);
+
+	if (r)
+		return r;
+	if (w->cpu < 0) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "%s outside a CPU", what);
+		return datw_misuse(w, eb, msg);
+	}
+	return 0;
+}
+
+int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+		     struct vt_errbuf *eb)
+{
+	int r = datw_check_in_cpu(w, "copy", eb);
+
+	if (r)
+		return r;
+	if (len % w->page_size)
+		return datw_misuse(w, eb, "copy of a partial page");
+	r = datw_flush_enc(w, eb);
+	return r ? r : datw_copy_in(w, fd, off, len, eb);
+}
+
+int vt_datw_cpu_copy_page(struct vt_datw *w, int fd, uint64_t off, uint64_t page_ts,
+			  struct vt_errbuf *eb)
+{
+	int r = datw_check_in_cpu(w, "copy", eb);
+
+	if (r)
+		return r;
+	if (w->run_n && (w->run_fd != fd || w->run_n == DATW_RUN_PAGES ||
+			 w->run_src_off + (uint64_t)w->run_n * w->page_size != off)) {
+		r = datw_flush_run(w, eb);
+		if (r)
+			return r;
+	}
+	if (!w->run_n) {
+		/* the encoder's partial page goes first */
+		const void *page = vt_page_enc_finish(&w->enc);
+
+		if (page) {
+			r = datw_emit_page(w, page, eb);
+			if (r)
+				return r;
+		}
+		w->run_fd = fd;
+		w->run_src_off = off;
+	}
+	w->run_ts[w->run_n++] = page_ts;
+	return 0;
+}
+
 int vt_datw_cpu_event(struct vt_datw *w, uint64_t ts, const void *data, uint32_t size,
 		      struct vt_errbuf *eb)
 {
@@ -860,6 +1010,12 @@ int vt_datw_cpu_event(struct vt_datw *w, uint64_t ts, const void *data, uint32_t
 		return r;
 	if (w->cpu < 0)
 		return datw_misuse(w, eb, "event outside a CPU");
+	if (w->run_n) {
+		/* copied pages stand before this event */
+		r = datw_flush_run(w, eb);
+		if (r)
+			return r;
+	}
 	r = vt_page_enc_add(&w->enc, ts, data, size);
 	if (r == -ENOSPC) {
 		r = datw_flush_enc(w, eb);

@@ -153,6 +153,7 @@ int vt_page_next(struct vt_page_iter *it, struct vt_event *ret, struct vt_errbuf
 			it->pos += 8;
 			continue;
 		case RB_TYPE_TIME_STAMP:
+			it->abs_ts = true;
 			it->ts = fix_abs_ts(((uint64_t)word << RB_TS_SHIFT) | delta, it->ts);
 			it->pos += 8;
 			continue;

@@ -1,128 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * SHA-256 (FIPS 180-4), written from the standard; used for manifest checksums.
+ * SHA-256 of buffers and files through libcrypto's EVP interface.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "sha256.h"
 #include "util.h"
 
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-	0xc67178f2,
-};
-
-static inline uint32_t ror(uint32_t x, unsigned n)
+static void to_hex(const unsigned char *dig, unsigned len, char hex[65])
 {
-	return (x >> n) | (x << (32 - n));
+	static const char digits[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < len && i < 32; i++) {
+		hex[2 * i] = digits[dig[i] >> 4];
+		hex[2 * i + 1] = digits[dig[i] & 15];
+	}
+	hex[64] = '\0';
 }
 
-static void block(struct vtc_sha256 *c, const uint8_t *p)
+int vtc_sha256_hex(const void *data, size_t len, char hex[65])
 {
-	uint32_t w[64], a, b, d, e, f, g, h, cc;
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
 
-	for (unsigned i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (unsigned i = 16; i < 64; i++) {
-		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
-
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-	}
-	a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
-	e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
-	for (unsigned i = 0; i < 64; i++) {
-		uint32_t s1 = ror(e, 6) ^ ror(e, 11) ^ ror(e, 25);
-		uint32_t ch = (e & f) ^ (~e & g);
-		uint32_t t1 = h + s1 + ch + K[i] + w[i];
-		uint32_t s0 = ror(a, 2) ^ ror(a, 13) ^ ror(a, 22);
-		uint32_t maj = (a & b) ^ (a & cc) ^ (b & cc);
-		uint32_t t2 = s0 + maj;
-
-		h = g, g = f, f = e, e = d + t1;
-		d = cc, cc = b, b = a, a = t1 + t2;
-	}
-	c->h[0] += a, c->h[1] += b, c->h[2] += cc, c->h[3] += d;
-	c->h[4] += e, c->h[5] += f, c->h[6] += g, c->h[7] += h;
+	if (!EVP_Digest(data, len, dig, &dlen, EVP_sha256(), NULL))
+		return vtc_err(ENOMEM);
+	to_hex(dig, dlen, hex);
+	return 0;
 }
 
-void vtc_sha256_init(struct vtc_sha256 *c)
+static void md_ctx_freep(EVP_MD_CTX **ctx)
 {
-	static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-
-	memcpy(c->h, h0, sizeof(h0));
-	c->len = 0;
-	c->nbuf = 0;
-}
-
-void vtc_sha256_update(struct vtc_sha256 *c, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	c->len += len;
-	if (c->nbuf) {
-		size_t take = 64 - c->nbuf < len ? 64 - c->nbuf : len;
-
-		memcpy(c->buf + c->nbuf, p, take);
-		c->nbuf += take;
-		p += take;
-		len -= take;
-		if (c->nbuf < 64)
-			return;
-		block(c, c->buf);
-		c->nbuf = 0;
-	}
-	for (; len >= 64; p += 64, len -= 64)
-		block(c, p);
-	memcpy(c->buf, p, len);
-	c->nbuf = len;
-}
-
-void vtc_sha256_final(struct vtc_sha256 *c, uint8_t out[32])
-{
-	uint64_t bits = c->len * 8;
-	uint8_t pad[72] = { 0x80 };
-	size_t padlen = (c->nbuf < 56 ? 56 : 120) - c->nbuf;
-
-	for (unsigned i = 0; i < 8; i++)
-		pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
-	vtc_sha256_update(c, pad, padlen + 8);
-	for (unsigned i = 0; i < 8; i++) {
-		out[4 * i] = (uint8_t)(c->h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)c->h[i];
-	}
+	EVP_MD_CTX_free(*ctx);
 }
 
 int vtc_sha256_file(const char *path, char hex[65], uint64_t *ret_size)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ uint8_t *buf = malloc(1 << 20);
-	struct vtc_sha256 c;
-	uint8_t dig[32];
+	_cleanup_free_ unsigned char *buf = malloc(1 << 20);
+	_cleanup_(md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
 	uint64_t size = 0;
 
 	if (fd < 0)
 		return vtc_err(errno);
-	if (!buf)
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
 		return vtc_err(ENOMEM);
-	vtc_sha256_init(&c);
 	for (;;) {
 		ssize_t n = read(fd, buf, 1 << 20);
 
@@ -133,12 +62,13 @@ int vtc_sha256_file(const char *path, char hex[65], uint64_t *ret_size)
 		}
 		if (n == 0)
 			break;
-		vtc_sha256_update(&c, buf, (size_t)n);
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			return vtc_err(ENOMEM);
 		size += (uint64_t)n;
 	}
-	vtc_sha256_final(&c, dig);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+	if (!EVP_DigestFinal_ex(ctx, dig, &dlen))
+		return vtc_err(ENOMEM);
+	to_hex(dig, dlen, hex);
 	if (ret_size)
 		*ret_size = size;
 	return 0;

@@ -48,8 +48,15 @@ check_one()
 	[ -f "$dir/out/guest-boot2.dat" ] && inputs+=(-i "$dir/out/guest-boot2.dat")
 	trace-cmd report -t --raw-ts "${inputs[@]}" >"$dir/trace-cmd.txt" 2>&1 ||
 		vt_fail "$sc v$ver: trace-cmd report of the merged files failed"
-	"$VT_CLI" report --json "$dir/out" >"$dir/virt-trace.json" ||
+	VT_REPORT_WORKERS=0 "$VT_CLI" report --json "$dir/out" >"$dir/virt-trace.json" ||
 		vt_fail "$sc v$ver: virt-trace report failed"
+	# the threaded formatter prints the same, in the same order
+	VT_REPORT_WORKERS=2 VT_REPORT_BATCH=97 "$VT_CLI" report --json "$dir/out" | cmp -s - "$dir/virt-trace.json" ||
+		vt_fail "$sc v$ver: threaded report differs from the serial one"
+	VT_REPORT_WORKERS=0 "$VT_CLI" report "$dir/out" >"$dir/virt-trace.txt" ||
+		vt_fail "$sc v$ver: virt-trace report (text) failed"
+	VT_REPORT_WORKERS=2 VT_REPORT_BATCH=97 "$VT_CLI" report "$dir/out" | cmp -s - "$dir/virt-trace.txt" ||
+		vt_fail "$sc v$ver: threaded text report differs from the serial one"
 	local res
 	res=$(python3 "$VT_SOURCE_DIR/tests/e2e/peer-compare.py" "$dir/virt-trace.json" \
 		"$dir/trace-cmd.txt" "${labels[@]}") || vt_fail "$sc v$ver: $res"

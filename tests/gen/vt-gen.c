@@ -15,153 +15,8 @@
 
 #include "cleanup.h"
 #include "util.h"
+#include "vt-formats.h"
 #include "vt/dat.h"
-
-/*
- * Format texts as this machine's tracefs shows them (Linux 6.18, x86_64), with their
- * ids fixed so the output does not depend on the machine. kvm_exit's symbol tables
- * are shortened.
- */
-static const char fmt_header_page[] =
-	"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
-	"\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
-	"\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-	"\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;\n";
-
-static const char fmt_header_event[] =
-	"# compressed entry header\n"
-	"\ttype_len    :    5 bits\n"
-	"\ttime_delta  :   27 bits\n"
-	"\tarray       :   32 bits\n"
-	"\n"
-	"\tpadding     : type == 29\n"
-	"\ttime_extend : type == 30\n"
-	"\ttime_stamp : type == 31\n"
-	"\tdata max type_len  == 28\n";
-
-static const char fmt_ftrace_print[] =
-	"name: print\n"
-	"ID: 5\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:unsigned long ip;\toffset:8;\tsize:8;\tsigned:0;\n"
-	"\tfield:char buf[];\toffset:16;\tsize:0;\tsigned:0;\n"
-	"\n"
-	"print fmt: \"%ps: %s\", (void *)REC->ip, REC->buf\n";
-
-static const char fmt_sched_switch[] =
-	"name: sched_switch\n"
-	"ID: 372\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"
-	"\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;\n"
-	"\tfield:int prev_prio;\toffset:28;\tsize:4;\tsigned:1;\n"
-	"\tfield:long prev_state;\toffset:32;\tsize:8;\tsigned:1;\n"
-	"\tfield:char next_comm[16];\toffset:40;\tsize:16;\tsigned:0;\n"
-	"\tfield:pid_t next_pid;\toffset:56;\tsize:4;\tsigned:1;\n"
-	"\tfield:int next_prio;\toffset:60;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"print fmt: \"prev_comm=%s prev_pid=%d prev_prio=%d prev_state=%s%s ==> next_comm=%s next_pid=%d next_prio=%d\", REC->prev_comm, REC->prev_pid, REC->prev_prio, (REC->prev_state & ((((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) << 1) - 1)) ? __print_flags(REC->prev_state & ((((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) << 1) - 1), \"|\", { 0x00000001, \"S\" }, { 0x00000002, \"D\" }, { 0x00000004, \"T\" }, { 0x00000008, \"t\" }, { 0x00000010, \"X\" }, { 0x00000020, \"Z\" }, { 0x00000040, \"P\" }, { 0x00000080, \"I\" }) : \"R\", REC->prev_state & (((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) << 1) ? \"+\" : \"\", REC->next_comm, REC->next_pid, REC->next_prio\n";
-
-static const char fmt_kvm_entry[] =
-	"name: kvm_entry\n"
-	"ID: 115\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:unsigned int vcpu_id;\toffset:8;\tsize:4;\tsigned:0;\n"
-	"\tfield:unsigned long rip;\toffset:16;\tsize:8;\tsigned:0;\n"
-	"\tfield:bool immediate_exit;\toffset:24;\tsize:1;\tsigned:0;\n"
-	"\tfield:u32 intr_info;\toffset:28;\tsize:4;\tsigned:0;\n"
-	"\tfield:u32 error_code;\toffset:32;\tsize:4;\tsigned:0;\n"
-	"\n"
-	"print fmt: \"vcpu %u, rip 0x%lx intr_info 0x%08x error_code 0x%08x%s\", REC->vcpu_id, REC->rip, REC->intr_info, REC->error_code, REC->immediate_exit ? \"[immediate exit]\" : \"\"\n";
-
-static const char fmt_kvm_exit[] =
-	"name: kvm_exit\n"
-	"ID: 103\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:unsigned int exit_reason;\toffset:8;\tsize:4;\tsigned:0;\n"
-	"\tfield:unsigned long guest_rip;\toffset:16;\tsize:8;\tsigned:0;\n"
-	"\tfield:u32 isa;\toffset:24;\tsize:4;\tsigned:0;\n"
-	"\tfield:u64 info1;\toffset:32;\tsize:8;\tsigned:0;\n"
-	"\tfield:u64 info2;\toffset:40;\tsize:8;\tsigned:0;\n"
-	"\tfield:u32 intr_info;\toffset:48;\tsize:4;\tsigned:0;\n"
-	"\tfield:u32 error_code;\toffset:52;\tsize:4;\tsigned:0;\n"
-	"\tfield:unsigned int vcpu_id;\toffset:56;\tsize:4;\tsigned:0;\n"
-	"\tfield:u64 requests;\toffset:64;\tsize:8;\tsigned:0;\n"
-	"\n"
-	"print fmt: \"vcpu %u reason %s%s%s rip 0x%lx info1 0x%016llx info2 0x%016llx intr_info 0x%08x error_code 0x%08x requests 0x%016llx\", REC->vcpu_id, (REC->isa == 1) ? __print_symbolic(REC->exit_reason & 0xffff, { 0, \"EXCEPTION_NMI\" }, { 1, \"EXTERNAL_INTERRUPT\" }, { 10, \"CPUID\" }, { 12, \"HLT\" }, { 30, \"IO_INSTRUCTION\" }, { 31, \"MSR_READ\" }, { 32, \"MSR_WRITE\" }, { 48, \"EPT_VIOLATION\" }, { 49, \"EPT_MISCONFIG\" }) : __print_symbolic(REC->exit_reason, { 0x000, \"read_cr0\" }, { 0x060, \"interrupt\" }, { 0x078, \"hlt\" }, { 0x07b, \"io\" }, { 0x07c, \"msr\" }, { 0x400, \"npf\" }, { -1, \"invalid_guest_state\" }), (REC->isa == 1 && REC->exit_reason & ~0xffff) ? \" \" : \"\", (REC->isa == 1) ? __print_flags(REC->exit_reason & ~0xffff, \" \", { 0x80000000, \"FAILED_VMENTRY\" }) : \"\", REC->guest_rip, REC->info1, REC->info2, REC->intr_info, REC->error_code, REC->requests\n";
-
-static const char fmt_kvm_write_tsc_offset[] =
-	"name: kvm_write_tsc_offset\n"
-	"ID: 83\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:unsigned int vcpu_id;\toffset:8;\tsize:4;\tsigned:0;\n"
-	"\tfield:__u64 previous_tsc_offset;\toffset:16;\tsize:8;\tsigned:0;\n"
-	"\tfield:__u64 next_tsc_offset;\toffset:24;\tsize:8;\tsigned:0;\n"
-	"\n"
-	"print fmt: \"vcpu=%u prev=%llu next=%llu\", REC->vcpu_id, REC->previous_tsc_offset, REC->next_tsc_offset\n";
-
-static const char fmt_write_msr[] =
-	"name: write_msr\n"
-	"ID: 2153\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:unsigned msr;\toffset:8;\tsize:4;\tsigned:0;\n"
-	"\tfield:u64 val;\toffset:16;\tsize:8;\tsigned:0;\n"
-	"\tfield:int failed;\toffset:24;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"print fmt: \"%x, value %llx%s\", REC->msr, REC->val, REC->failed ? \" #GP\" : \"\"\n";
-
-enum {
-	ID_FTRACE_PRINT = 5,
-	ID_KVM_WRITE_TSC_OFFSET = 83,
-	ID_KVM_EXIT = 103,
-	ID_KVM_ENTRY = 115,
-	ID_SCHED_SWITCH = 372,
-	ID_WRITE_MSR = 2153,
-};
-
-static const struct vt_dat_format host_formats[] = {
-	{ "ftrace", { fmt_ftrace_print, sizeof(fmt_ftrace_print) - 1 } },
-	{ "sched", { fmt_sched_switch, sizeof(fmt_sched_switch) - 1 } },
-	{ "kvm", { fmt_kvm_entry, sizeof(fmt_kvm_entry) - 1 } },
-	{ "kvm", { fmt_kvm_exit, sizeof(fmt_kvm_exit) - 1 } },
-	{ "kvm", { fmt_kvm_write_tsc_offset, sizeof(fmt_kvm_write_tsc_offset) - 1 } },
-};
-
-static const struct vt_dat_format guest_formats[] = {
-	{ "ftrace", { fmt_ftrace_print, sizeof(fmt_ftrace_print) - 1 } },
-	{ "sched", { fmt_sched_switch, sizeof(fmt_sched_switch) - 1 } },
-	{ "msr", { fmt_write_msr, sizeof(fmt_write_msr) - 1 } },
-};
 
 /* ---- the model ---- */
 
@@ -429,7 +284,7 @@ static void make_switch(uint8_t p[64], int32_t prev_pid, const char *prev_comm,
 			int32_t next_pid, const char *next_comm, int64_t prev_state)
 {
 	memset(p, 0, 64);
-	put_common(p, ID_SCHED_SWITCH, prev_pid);
+	put_common(p, VT_ID_SCHED_SWITCH, prev_pid);
 	put_comm(p + 8, prev_comm);
 	vtc_put_le32(p + 24, (uint32_t)prev_pid);
 	vtc_put_le32(p + 28, 120);
@@ -442,7 +297,7 @@ static void make_switch(uint8_t p[64], int32_t prev_pid, const char *prev_comm,
 static void make_write_tsc(uint8_t p[32], int32_t tid, uint32_t vcpu, uint64_t next)
 {
 	memset(p, 0, 32);
-	put_common(p, ID_KVM_WRITE_TSC_OFFSET, tid);
+	put_common(p, VT_ID_KVM_WRITE_TSC_OFFSET, tid);
 	vtc_put_le32(p + 8, vcpu);
 	vtc_put_le64(p + 16, 0);	/* previous_tsc_offset: always 0 on our host */
 	vtc_put_le64(p + 24, next);
@@ -469,23 +324,6 @@ static int gen_err(const char *what, int r, const struct vt_errbuf *eb)
 static void path_in(char *buf, size_t len, const char *dir, const char *name)
 {
 	snprintf(buf, len, "%s/%s", dir, name);
-}
-
-static struct vt_dat_meta gen_meta(const struct vt_dat_format *formats, size_t nformats,
-				   const char *cmdlines, const char *uname)
-{
-	return (struct vt_dat_meta){
-		.page_size = 4096,
-		.long_size = 8,
-		.header_page = { fmt_header_page, sizeof(fmt_header_page) - 1 },
-		.header_event = { fmt_header_event, sizeof(fmt_header_event) - 1 },
-		.formats = formats,
-		.nformats = nformats,
-		.kallsyms = { "", 0 },
-		.printk = { "", 0 },
-		.cmdlines = { cmdlines, strlen(cmdlines) },
-		.uname = uname,
-	};
 }
 
 /* offset writes of the tsc buffer (our vCPUs and, for noise, another VM's) */
@@ -565,10 +403,10 @@ static int host_cpu(struct gen *g, struct vt_datw *w, unsigned cpu, struct write
 	int r;
 
 	snprintf(comm, sizeof(comm), "CPU %u/KVM", cpu);
-	put_common(entry, ID_KVM_ENTRY, tid);
+	put_common(entry, VT_ID_KVM_ENTRY, tid);
 	vtc_put_le32(entry + 8, cpu);
 	vtc_put_le64(entry + 16, 0xffffffff81e3a0b6ULL);
-	put_common(exit_p, ID_KVM_EXIT, tid);
+	put_common(exit_p, VT_ID_KVM_EXIT, tid);
 	vtc_put_le64(exit_p + 16, 0xffffffff81e3a0b4ULL);
 	vtc_put_le32(exit_p + 24, 1);	/* isa: VMX */
 	vtc_put_le32(exit_p + 56, cpu);
@@ -651,9 +489,14 @@ static int write_host(struct gen *g, struct writes *ws)
 		guests[b] = (struct vt_dat_guest){ "vtgen", g->guest_trace_id[b], g->nvcpus, tids };
 
 	path_in(path, sizeof(path), g->dir, "host.dat");
-	struct vt_dat_meta meta = gen_meta(host_formats, sizeof(host_formats) /
-					   sizeof(host_formats[0]), cmdlines,
-					   "Linux vt-gen-host 6.18.0 #1 SMP x86_64");
+	const struct vt_dat_format formats[] = {
+		vt_formats[VT_FMT_FTRACE_PRINT], vt_formats[VT_FMT_SCHED_SWITCH],
+		vt_formats[VT_FMT_KVM_ENTRY], vt_formats[VT_FMT_KVM_EXIT],
+		vt_formats[VT_FMT_KVM_WRITE_TSC_OFFSET],
+	};
+	struct vt_dat_meta meta = vt_formats_meta(formats, sizeof(formats) / sizeof(formats[0]),
+						  cmdlines,
+						  "Linux vt-gen-host 6.18.0 #1 SMP x86_64");
 	struct vt_datw_opts opts = {
 		.version = g->version, .clock = "x86-tsc", .trace_id = g->host_trace_id,
 		.tsc2nsec = &t2n, .guests = guests,
@@ -724,7 +567,7 @@ static int guest_cpu(struct gen *g, struct vt_datw *w, unsigned cpu, int boot, F
 		make_switch(sw[t], guest_tasks[t].pid, guest_tasks[t].comm,
 			    guest_tasks[(t + 1) % 4].pid, guest_tasks[(t + 1) % 4].comm, 1);
 	memset(msr, 0, sizeof(msr));
-	put_common(msr, ID_WRITE_MSR, guest_tasks[0].pid);
+	put_common(msr, VT_ID_WRITE_MSR, guest_tasks[0].pid);
 	vtc_put_le32(msr + 8, MSR_IA32_TSC);
 
 	sim_init(&s, g, cpu);
@@ -781,9 +624,12 @@ static int write_guest(struct gen *g, int boot, const struct writes *ws)
 		if (r)
 			return gen_err(etmp, r, NULL);
 	}
-	struct vt_dat_meta meta = gen_meta(guest_formats, sizeof(guest_formats) /
-					   sizeof(guest_formats[0]), cmdlines,
-					   "Linux vtgen 6.1.0 #1 SMP x86_64");
+	const struct vt_dat_format formats[] = {
+		vt_formats[VT_FMT_FTRACE_PRINT], vt_formats[VT_FMT_SCHED_SWITCH],
+		vt_formats[VT_FMT_WRITE_MSR],
+	};
+	struct vt_dat_meta meta = vt_formats_meta(formats, sizeof(formats) / sizeof(formats[0]),
+						  cmdlines, "Linux vtgen 6.1.0 #1 SMP x86_64");
 	struct vt_datw_opts opts = {
 		.version = g->version, .clock = "x86-tsc",
 		.trace_id = g->guest_trace_id[boot - 1], .tsc2nsec = &t2n,

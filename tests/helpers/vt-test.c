@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Shared test helpers: temporary directories and golden-file comparison.
+ * Shared test helpers: temporary directories, golden-file comparison, random numbers.
  */
 #include <ftw.h>
 #include <limits.h>
@@ -51,4 +51,12 @@ void vt_test_golden(const char *name, const char *text)
 		fail_msg("golden file %s missing (run with VT_TEST_REGENERATE=1)", path);
 	assert_string_equal(text, want);
 	free(want);
+}
+
+uint64_t vt_test_rand(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545f4914f6cdd1dull;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Shared test helpers: cmocka includes, temporary directories, golden files.
+ * Shared test helpers: cmocka includes, temporary directories, golden files, random numbers.
  */
 #ifndef VT_TEST_H
 #define VT_TEST_H
@@ -19,5 +19,7 @@ void vt_test_rmtree(const char *dir);
  * the environment the golden file is rewritten instead.
  */
 void vt_test_golden(const char *name, const char *text);
+/* vt_test_rand - xorshift64* step of *@state: deterministic, so a failure can be replayed */
+uint64_t vt_test_rand(uint64_t *state);
 
 #endif

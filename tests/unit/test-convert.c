@@ -91,6 +91,7 @@ struct outcome {
 	uint64_t events, mismatched, mismatched_flagged, ambiguous;
 	uint64_t last_host_tsc;
 	size_t boundaries;
+	bool containment_used;
 };
 
 static bool flagged(const struct vt_convert_result *res, unsigned cpu, uint64_t index)
@@ -180,6 +181,7 @@ static void convert_and_compare(const char *dir, const char *guest_name, const c
 	}
 	assert_int_equal(out->events, e.n);
 	out->ambiguous = res->ambiguous;
+	out->containment_used = res->containment_used;
 	for (size_t i = 0; i < res->ncpus; i++) {
 		out->boundaries += res->cpus[i].nboundaries;
 		if (res->cpus[i].last_host_tsc > out->last_host_tsc)
@@ -264,6 +266,23 @@ static void ambiguous_jump_is_flagged_not_guessed(void **state)
 	free(dir);
 }
 
+/* the same jump, but the host's kvm_entry/kvm_exit intervals show where each event ran */
+static void ambiguous_jump_decided_by_containment(void **state)
+{
+	char *dir = vt_test_tmpdir();
+	struct outcome o;
+
+	(void)state;
+	gen(dir, "ambiguous-contained", NULL);
+	convert_and_compare(dir, "guest.dat", "expect.txt", false, 1, &o);
+	if (o.mismatched)
+		fail_msg("%" PRIu64 " of %" PRIu64 " events off", o.mismatched, o.events);
+	assert_int_equal(o.ambiguous, 0);
+	assert_true(o.containment_used);
+	vt_test_rmtree(dir);
+	free(dir);
+}
+
 static void noise_without_pid_fails_with_reason(void **state)
 {
 	char *dir = vt_test_tmpdir(), path[PATH_MAX];
@@ -329,6 +348,7 @@ int main(void)
 		cmocka_unit_test(noise_from_another_qemu_is_left_out),
 		cmocka_unit_test(second_boot_converts_with_reset_offset),
 		cmocka_unit_test(ambiguous_jump_is_flagged_not_guessed),
+		cmocka_unit_test(ambiguous_jump_decided_by_containment),
 		cmocka_unit_test(noise_without_pid_fails_with_reason),
 		cmocka_unit_test(truncated_guest_fails_and_leaves_no_output),
 	};

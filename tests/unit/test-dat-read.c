@@ -19,6 +19,7 @@
 
 #include "util.h"
 #include "vt/dat.h"
+#include "vt-formats.h"
 #include "vt-test.h"
 
 /* ---- a growing byte buffer ---- */
@@ -99,13 +100,7 @@ static void bb_set64(struct bb *b, size_t off, uint64_t v)
 #define NBUF		2	/* top "" and instance "inst" */
 #define NCPU		2
 
-static const char header_page64[] =
-	"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
-	"\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
-	"\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-	"\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;\n";
-
-/* a 32-bit kernel: 4-byte commit, data at 12 */
+/* a 32-bit kernel: 4-byte commit, data at 12 (64-bit: vt_fmt_header_page) */
 static const char header_page32[] =
 	"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
 	"\tfield: local_t commit;\toffset:8;\tsize:4;\tsigned:1;\n"
@@ -117,33 +112,17 @@ static unsigned fx_long = 8;
 
 static const char *fx_header_page(void)
 {
-	return fx_long == 8 ? header_page64 : header_page32;
+	return fx_long == 8 ? vt_fmt_header_page : header_page32;
 }
 
-static const char header_event[] =
-	"# compressed entry header\n"
-	"\ttype_len    :    5 bits\n"
-	"\ttime_delta  :   27 bits\n"
-	"\tarray       :   32 bits\n\n"
-	"\tpadding     : type == 29\n"
-	"\ttime_extend : type == 30\n"
-	"\ttime_stamp : type == 31\n"
-	"\tdata max type_len  == 28\n";
-
-#define COMMON_FIELDS                                                                      \
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"             \
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"             \
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"     \
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
-
 static const char fmt_function[] =
-	"name: function\nID: 1\nformat:\n" COMMON_FIELDS
+	"name: function\nID: 1\nformat:\n" VT_FMT_COMMON_FIELDS
 	"\tfield:unsigned long ip;\toffset:8;\tsize:8;\tsigned:0;\n"
 	"\tfield:unsigned long parent_ip;\toffset:16;\tsize:8;\tsigned:0;\n\n"
 	"print fmt: \" %ps <-- %ps\", (void *)REC->ip, (void *)REC->parent_ip\n";
 
 static const char fmt_tick[] =
-	"name: tick\nID: 42\nformat:\n" COMMON_FIELDS
+	"name: tick\nID: 42\nformat:\n" VT_FMT_COMMON_FIELDS
 	"\tfield:u64 seq;\toffset:8;\tsize:8;\tsigned:0;\n\n"
 	"print fmt: \"seq=%llu\", REC->seq\n";
 
@@ -245,8 +224,8 @@ static void fx_metadata_header(struct bb *f)
 	bb_u64(f, strlen(fx_header_page()));
 	bb_put(f, fx_header_page(), strlen(fx_header_page()));
 	bb_put(f, "header_event", 13);
-	bb_u64(f, strlen(header_event));
-	bb_put(f, header_event, strlen(header_event));
+	bb_u64(f, strlen(vt_fmt_header_event));
+	bb_put(f, vt_fmt_header_event, strlen(vt_fmt_header_event));
 }
 
 static void fx_metadata_ftrace(struct bb *f)
@@ -584,7 +563,7 @@ static void check_metadata(struct vt_dat *d)
 	assert_int_equal(m->long_size, fx_long);
 	assert_int_equal(m->header_page.len, strlen(fx_header_page()));
 	assert_memory_equal(m->header_page.data, fx_header_page(), strlen(fx_header_page()));
-	assert_int_equal(m->header_event.len, strlen(header_event));
+	assert_int_equal(m->header_event.len, strlen(vt_fmt_header_event));
 	assert_int_equal(m->nformats, 2);
 	assert_string_equal(m->formats[0].system, "ftrace");
 	assert_int_equal(m->formats[0].text.len, strlen(fmt_function));

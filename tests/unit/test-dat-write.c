@@ -13,81 +13,25 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "vt-formats.h"
 #include "vt-test.h"
 #include "vt/dat.h"
 #include "vt/page.h"
 
 #define PAGE 4096
 
-static const char header_page[] =
-	"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
-	"\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
-	"\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-	"\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;\n";
-
-static const char header_event[] =
-	"# compressed entry header\n"
-	"\ttype_len    :    5 bits\n"
-	"\ttime_delta  :   27 bits\n"
-	"\tarray       :   32 bits\n"
-	"\n"
-	"\tpadding     : type == 29\n"
-	"\ttime_extend : type == 30\n"
-	"\ttime_stamp : type == 31\n"
-	"\tdata max type_len  == 28\n";
-
-static const char fmt_write_tsc[] =
-	"name: kvm_write_tsc_offset\n"
-	"ID: 83\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:unsigned int vcpu_id;\toffset:8;\tsize:4;\tsigned:0;\n"
-	"\tfield:__u64 previous_tsc_offset;\toffset:16;\tsize:8;\tsigned:0;\n"
-	"\tfield:__u64 next_tsc_offset;\toffset:24;\tsize:8;\tsigned:0;\n"
-	"\n"
-	"print fmt: \"vcpu=%u prev=%llu next=%llu\", REC->vcpu_id, REC->previous_tsc_offset, "
-	"REC->next_tsc_offset\n";
-
-static const char fmt_write_msr[] =
-	"name: write_msr\n"
-	"ID: 2153\n"
-	"format:\n"
-	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-	"\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-	"\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"\tfield:unsigned msr;\toffset:8;\tsize:4;\tsigned:0;\n"
-	"\tfield:u64 val;\toffset:16;\tsize:8;\tsigned:0;\n"
-	"\tfield:int failed;\toffset:24;\tsize:4;\tsigned:1;\n"
-	"\n"
-	"print fmt: \"%x, value %llx%s\", REC->msr, REC->val, REC->failed ? \" #GP\" : \"\"\n";
-
-static const struct vt_dat_format formats[] = {
-	{ "kvm", { fmt_write_tsc, sizeof(fmt_write_tsc) - 1 } },
-	{ "msr", { fmt_write_msr, sizeof(fmt_write_msr) - 1 } },
-};
-
 static const char cmdlines[] = "4000 CPU 0/KVM\n512 bash\n";
 
 static struct vt_dat_meta test_meta(void)
 {
-	return (struct vt_dat_meta){
-		.page_size = PAGE,
-		.long_size = 8,
-		.header_page = { header_page, sizeof(header_page) - 1 },
-		.header_event = { header_event, sizeof(header_event) - 1 },
-		.formats = formats,
-		.nformats = 2,
-		.kallsyms = { "ffffffff81000000 T _stext\n", 26 },
-		.printk = { "", 0 },
-		.cmdlines = { cmdlines, sizeof(cmdlines) - 1 },
-		.uname = "Linux test 6.1.0 x86_64",
-	};
+	static struct vt_dat_format formats[2];
+	struct vt_dat_meta meta;
+
+	formats[0] = vt_formats[VT_FMT_KVM_WRITE_TSC_OFFSET];
+	formats[1] = vt_formats[VT_FMT_WRITE_MSR];
+	meta = vt_formats_meta(formats, 2, cmdlines, "Linux test 6.1.0 x86_64");
+	meta.kallsyms = (struct vt_blob){ "ffffffff81000000 T _stext\n", 26 };
+	return meta;
 }
 
 /* The events every test file holds. */
@@ -114,7 +58,7 @@ static const struct tev test_events[] = {
 static void msr_payload(uint8_t p[28], uint64_t val)
 {
 	memset(p, 0, 28);
-	vtc_put_le16(p, 2153);
+	vtc_put_le16(p, VT_ID_WRITE_MSR);
 	vtc_put_le32(p + 4, 512);
 	vtc_put_le32(p + 8, 0x10);
 	vtc_put_le64(p + 16, val);
@@ -123,7 +67,7 @@ static void msr_payload(uint8_t p[28], uint64_t val)
 static void tsc_payload(uint8_t p[32], uint64_t next)
 {
 	memset(p, 0, 32);
-	vtc_put_le16(p, 83);
+	vtc_put_le16(p, VT_ID_KVM_WRITE_TSC_OFFSET);
 	vtc_put_le32(p + 4, 4000);
 	vtc_put_le64(p + 24, next);
 }

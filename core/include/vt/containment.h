@@ -28,6 +28,7 @@ struct vt_outside_event {
 
 struct vt_containment {
 	bool available;		/* the host traced kvm_entry and kvm_exit */
+	uint64_t host_events;	/* events of the host file seen by the sweep */
 	uint64_t guest_events;	/* guest events of mapped vCPUs */
 	uint64_t inside;	/* of them, inside a guest-mode interval */
 	uint64_t unmapped;	/* guest events of a stream without a vCPU thread */

@@ -93,6 +93,8 @@ int vt_dat_open(const char *path, struct vt_dat **ret, struct vt_errbuf *eb);
 void vt_dat_close(struct vt_dat *dat);
 
 int vt_dat_version(const struct vt_dat *dat);
+/* size of a page's commit field (the kernel's long, from header_page): 4 or 8 */
+unsigned vt_dat_kernel_long(const struct vt_dat *dat);
 /* borrowed; NULL for a file without metadata it needs */
 const struct vt_dat_meta *vt_dat_meta(const struct vt_dat *dat);
 /* libtraceevent handle with every format, cmdline, kallsyms and printk of the file
@@ -116,6 +118,14 @@ unsigned vt_dat_buffer_ncpus(const struct vt_dat *dat, size_t buf);
 /* bytes of (uncompressed) page data of one CPU */
 uint64_t vt_dat_cpu_size(const struct vt_dat *dat, size_t buf, unsigned cpu);
 
+/*
+ * vt_dat_cpu_range - where the pages of an uncompressed CPU lie in the file (for copying
+ * them as they are): the file descriptor (borrowed), offset and length.
+ * Return: 0, -EOPNOTSUPP for compressed data, -EINVAL for no such CPU.
+ */
+int vt_dat_cpu_range(const struct vt_dat *dat, size_t buf, unsigned cpu, int *ret_fd,
+		     uint64_t *ret_off, uint64_t *ret_len);
+
 /* A per-CPU stream of one buffer: pages in file order. Several may be open at once. */
 struct vt_dat_cpu;
 
@@ -134,6 +144,12 @@ int vt_dat_cpu_next_page(struct vt_dat_cpu *c, const void **ret, struct vt_errbu
  * Return: 1, 0 at the end, -errno / -EBADMSG.
  */
 int vt_dat_cpu_next_event(struct vt_dat_cpu *c, struct vt_event *ret, struct vt_errbuf *eb);
+/*
+ * vt_dat_cpu_page_offset - the file and offset of the page vt_dat_cpu_next_page (or the
+ * event walk) returned last, for copying it as it is. Return: 0, -EOPNOTSUPP when the
+ * data is compressed (or not mapped), -ENOENT before the first page.
+ */
+int vt_dat_cpu_page_offset(const struct vt_dat_cpu *c, int *ret_fd, uint64_t *ret_off);
 /* events lost before the current page (from the page's missed-events flag), 0 if none */
 bool vt_dat_cpu_page_missed(const struct vt_dat_cpu *c);
 /* index of the current page in the stream (0-based), for error messages */
@@ -169,6 +185,20 @@ int vt_datw_buffer_begin(struct vt_datw *w, const char *name, unsigned ncpus,
 int vt_datw_cpu_begin(struct vt_datw *w, unsigned cpu, struct vt_errbuf *eb);
 /* one raw page (page_size bytes) as read from a ring buffer or another file */
 int vt_datw_cpu_page(struct vt_datw *w, const void *page, struct vt_errbuf *eb);
+/*
+ * vt_datw_cpu_copy - @len bytes of whole pages from @fd at @off (pages that were
+ * already checked, e.g. read with vt_dat_cpu_next_page), copied in the kernel
+ * (copy_file_range) where it can.
+ */
+int vt_datw_cpu_copy(struct vt_datw *w, int fd, uint64_t off, uint64_t len,
+		     struct vt_errbuf *eb);
+/*
+ * vt_datw_cpu_copy_page - one checked page of @fd at @off, copied as it is but for its
+ * header time stamp, which becomes @page_ts (the page moves on the time axis as a
+ * whole: its records hold deltas). Consecutive pages are copied in one kernel call.
+ */
+int vt_datw_cpu_copy_page(struct vt_datw *w, int fd, uint64_t off, uint64_t page_ts,
+			  struct vt_errbuf *eb);
 /* one event (timestamps of a CPU should not decrease); encoded into pages */
 int vt_datw_cpu_event(struct vt_datw *w, uint64_t ts, const void *data, uint32_t size,
 		      struct vt_errbuf *eb);

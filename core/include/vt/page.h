@@ -33,6 +33,7 @@ struct vt_page_iter {
 	uint64_t page_ts;
 	uint64_t missed;	/* missed events count before this page if stored, else 0 */
 	bool missed_events;	/* the page says events were lost before it */
+	bool abs_ts;		/* an absolute time stamp record (type 31) was walked */
 	unsigned long_size;
 };
 
