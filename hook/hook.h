@@ -115,27 +115,13 @@ bool hook_instances_exist(const struct hook_ctx *ctx);
 
 /* ---- detach.c ---- */
 
-/*
- * hook_detach_fork - fork, setsid, fork: returns 1 in the caller (the intermediate child
- * reaped), 0 in the detached grandchild (signals default, fds 0-2 on /dev/null, the fds
- * in @keep moved to 3, 4, ... and updated, every other fd closed, cwd /), -errno.
- * The grandchild must end with _exit() or exec.
- */
+/* hook_detach_fork - vt_detach_fork() with the hook's syslog connection reopened in the
+ * grandchild. It must end with _exit() or exec. */
 int hook_detach_fork(int *keep, size_t nkeep);
 /* the recorder binary: $VT_CLI, else VT_HOOK_CLI. Borrowed. */
 const char *hook_cli_path(void);
 /*
- * hook_spawn - run @argv[0] fully detached (fork, setsid, fork, chdir /, fds 0-2 on
- * /dev/null, every other fd closed) and wait up to @timeout_ms for its exec, or with
- * @ready_fd until it writes 'r' on fd $VT_READY_FD (the recorder does, once it listens
- * and spools). Return: 0 with the daemon's pid in *ret_pid; -ETIMEDOUT when it did not
- * confirm in time, -ECHILD when it exited before it was ready (*ret_pid is set when it
- * got that far, else 0); -errno of a failed fork/setsid/exec (reason in @eb).
- */
-int hook_spawn(char *const argv[], bool ready_fd, int timeout_ms, pid_t *ret_pid,
-	       struct vt_errbuf *eb);
-/*
- * hook_spawn_recorder - hook_spawn `virt-trace record --domain NAME [--uuid UUID]
+ * hook_spawn_recorder - vt_spawn_detached `virt-trace record --domain NAME [--uuid UUID]
  * [--pid QEMU_PID]` (@qemu_pid 0: QEMU not running yet); waits for its exec only.
  */
 int hook_spawn_recorder(const struct hook_ctx *ctx, pid_t qemu_pid, pid_t *ret_pid,

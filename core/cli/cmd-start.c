@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "vt/spawn.h"
 #include "util.h"
 #include "vt/config.h"
 #include "vt/control.h"
@@ -89,50 +90,26 @@ static void status_uuid(const char *domain, char *out)
 	out[36] = '\0';
 }
 
-/*
- * Start 'virt-trace record --domain DOMAIN [--uuid UUID]' detached: fork, setsid, fork, fds 0-2 on /dev/null,
- * nothing else inherited, so that it outlives us and holds none of our pipes.
- */
+/* Start 'virt-trace record --domain DOMAIN [--uuid UUID]' detached (vt_spawn_detached). */
 static int spawn_recorder(const char *domain)
 {
 	char exe[PATH_MAX], uuid[37];
+	char *argv[] = { exe, "record", "--domain", (char *)domain, "--uuid", uuid, NULL };
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	pid_t child;
-	int status;
+	struct vt_errbuf eb = { "" };
+	pid_t pid;
+	int r;
 
 	if (n <= 0)
 		return cli_error("cannot find the virt-trace binary: %s", strerror(errno));
 	exe[n] = '\0';
 	status_uuid(domain, uuid);
-	child = fork();
-	if (child < 0)
-		return cli_error("fork: %s", strerror(errno));
-	if (child == 0) {
-		int fd;
-
-		if (setsid() < 0)
-			_exit(1);
-		child = fork();
-		if (child != 0)
-			_exit(child < 0);
-		fd = open("/dev/null", O_RDWR);
-		if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(1);
-		close_range(3, ~0U, 0);
-		if (chdir("/") < 0)
-			_exit(1);
-		signal(SIGPIPE, SIG_DFL);
-		if (uuid[0])
-			execl(exe, "virt-trace", "record", "--domain", domain, "--uuid", uuid,
-			      (char *)NULL);
-		else
-			execl(exe, "virt-trace", "record", "--domain", domain, (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return cli_error("cannot start the recorder of %s", domain);
+	if (!uuid[0])
+		argv[4] = NULL;
+	vt_control_clear(domain);	/* requests left for an earlier recorder */
+	r = vt_spawn_detached(argv, false, 2000, &pid, &eb);
+	if (r < 0)
+		return cli_error_eb(r, &eb, "cannot start the recorder");
 	return 0;
 }
 

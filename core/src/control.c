@@ -36,15 +36,12 @@ int vt_control_path(const char *domain, char *out, size_t len)
 		return r;
 	if (r == 0 && (size_t)snprintf(out, max, "%s/%s.sock", vt_store_rundir(), esc) < max)
 		return 0;
-	struct vtc_sha256 c;
-	uint8_t digest[32];
-	char hex[33];
+	char hex[65];
 
-	vtc_sha256_init(&c);
-	vtc_sha256_update(&c, domain, strlen(domain));
-	vtc_sha256_final(&c, digest);
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	/* a name too long for a socket path: a hash of it (128 bits are plenty) */
+	if (vtc_sha256_hex(domain, strlen(domain), hex) < 0)
+		return vtc_err(ENOMEM);
+	hex[32] = '\0';
 	if ((size_t)snprintf(out, max, "%s/h-%s.sock", vt_store_rundir(), hex) >= max)
 		return vtc_err(ENAMETOOLONG);
 	return 0;

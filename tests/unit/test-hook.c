@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hook.h"
+#include "vt/spawn.h"
 #include "util.h"
 #include "vt-test.h"
 #include "vt/runstore.h"
@@ -671,10 +672,10 @@ static void spawned_daemon_is_detached(void **state)
 
 	(void)state;
 	assert_true(leak >= 3);
-	assert_int_equal(hook_spawn(argv, false, 2000, &pid, &eb), 0);
+	assert_int_equal(vt_spawn_detached(argv, false, 2000, &pid, &eb), 0);
 	close(leak);
 	assert_true(pid > 0);
-	/* hook_spawn returned after the exec: what sleep has now, it inherited */
+	/* vt_spawn_detached returned after the exec: what sleep has now, it inherited */
 	describe_process(pid, got, sizeof(got));
 	kill(pid, SIGTERM);
 	assert_string_equal(got, "0=/dev/null 1=/dev/null 2=/dev/null sid-is-ours=0 cwd=/");
@@ -692,7 +693,7 @@ static void ready_byte_ends_the_wait(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(hook_spawn(argv, true, 5000, &pid, &eb), 0);
+	assert_int_equal(vt_spawn_detached(argv, true, 5000, &pid, &eb), 0);
 	assert_true(pid > 0);
 	/* once sh has closed fd 3 and exec'd sleep, nothing of the pipe is left */
 	for (int i = 0; i < 200; i++) {
@@ -704,12 +705,12 @@ static void ready_byte_ends_the_wait(void **state)
 	kill(pid, SIGTERM);
 	assert_string_equal(got, "0=/dev/null 1=/dev/null 2=/dev/null sid-is-ours=0 cwd=/");
 	/* a program that never says ready: -ETIMEDOUT, pid known */
-	assert_int_equal(hook_spawn(never, true, 50, &pid, &eb), -ETIMEDOUT);
+	assert_int_equal(vt_spawn_detached(never, true, 50, &pid, &eb), -ETIMEDOUT);
 	assert_true(pid > 0);
 	kill(pid, SIGTERM);
 	assert_non_null(strstr(eb.msg, "not ready within 50 ms"));
 	/* one that exits first: -ECHILD, pid known */
-	assert_int_equal(hook_spawn(quits, true, 5000, &pid, &eb), -ECHILD);
+	assert_int_equal(vt_spawn_detached(quits, true, 5000, &pid, &eb), -ECHILD);
 	assert_true(pid > 0);
 	assert_non_null(strstr(eb.msg, "exited before it was ready"));
 }
@@ -723,16 +724,16 @@ static void spawn_reports_exec_errors(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/missing", tmp);
-	assert_int_equal(hook_spawn(argv, false, 1000, &pid, &eb), -ENOENT);
+	assert_int_equal(vt_spawn_detached(argv, false, 1000, &pid, &eb), -ENOENT);
 	write_file("notexec", "#!/bin/sh\n");
 	snprintf(path, sizeof(path), "%s/notexec", tmp);
-	assert_int_equal(hook_spawn(argv, false, 1000, &pid, &eb), -EACCES);
+	assert_int_equal(vt_spawn_detached(argv, false, 1000, &pid, &eb), -EACCES);
 	/* executable, but no format the kernel knows: the exec in the daemon fails */
 	write_file("garbage", "\x7f"
 			      "ELFgarbage");
 	snprintf(path, sizeof(path), "%s/garbage", tmp);
 	chmod(path, 0755);
-	assert_int_equal(hook_spawn(argv, false, 1000, &pid, &eb), -ENOEXEC);
+	assert_int_equal(vt_spawn_detached(argv, false, 1000, &pid, &eb), -ENOEXEC);
 	assert_non_null(strstr(eb.msg, "cannot start"));
 }
 

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Detached programs: what the libvirt hook and `virt-trace start` use to start the
+ * recorder so that it holds none of the caller's fds (libvirt waits for EOF on the
+ * hook's stdout and stderr) and outlives it.
+ */
+#ifndef VT_SPAWN_H
+#define VT_SPAWN_H
+
+#include <sys/types.h>
+
+#include "vt/common.h"
+
+/*
+ * vt_detach_fork - fork a detached grandchild: it returns 0 in the grandchild (own
+ * session, default signals, fds 0-2 on /dev/null, @keep[] moved to fds 3, 4, ...
+ * close-on-exec, every other fd closed, cwd /, umask 027) and 1 in the caller once the
+ * intermediate child is reaped. -errno when forking failed.
+ */
+int vt_detach_fork(int *keep, size_t nkeep);
+
+/*
+ * vt_spawn_detached - run @argv (argv[0] a path) detached. Waits at most @timeout_ms
+ * for the exec (or, with @ready_fd, for one byte 'r' the program writes on fd
+ * $VT_READY_FD). *ret_pid is the program's pid as soon as it is known.
+ * Return: 0; -ETIMEDOUT (pid set) when it did not get that far in time; -ECHILD when it
+ * died first; -errno of a failed exec (-ENOENT, -EACCES, -ENOEXEC...).
+ */
+int vt_spawn_detached(char *const argv[], bool ready_fd, int timeout_ms, pid_t *ret_pid,
+		      struct vt_errbuf *eb);
+
+#endif
