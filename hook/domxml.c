@@ -14,18 +14,7 @@
 #include "cleanup.h"
 #include "hook.h"
 #include "util.h"
-
-static void xml_docp(xmlDocPtr *doc)
-{
-	if (*doc)
-		xmlFreeDoc(*doc);
-}
-
-static void xml_charp(xmlChar **s)
-{
-	if (*s)
-		xmlFree(*s);
-}
+#include "xmlutil.h"
 
 static bool is(const xmlNode *node, const char *name)
 {
@@ -50,7 +39,7 @@ static int child_text(xmlNode *node, const char *name, bool (*ok)(char), char *o
 {
 	out[0] = '\0';
 	for (xmlNode *n = node->children; n; n = n->next) {
-		_cleanup_(xml_charp) xmlChar *text = NULL;
+		_cleanup_(vtc_xml_charp) xmlChar *text = NULL;
 		size_t l;
 
 		if (!is(n, name))
@@ -74,8 +63,8 @@ static int child_text(xmlNode *node, const char *name, bool (*ok)(char), char *o
 
 int hook_domxml_parse(const char *xml, size_t len, struct hook_domain *ret, struct vt_errbuf *eb)
 {
-	_cleanup_(xml_docp) xmlDocPtr doc = NULL;
-	_cleanup_(xml_charp) xmlChar *type = NULL;
+	_cleanup_(vtc_xml_docp) xmlDocPtr doc = NULL;
+	_cleanup_(vtc_xml_charp) xmlChar *type = NULL;
 	struct hook_domain dom = {0};
 	xmlNode *root;
 	int r;

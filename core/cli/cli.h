@@ -27,6 +27,11 @@ int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(prin
 /* Progress on a terminal (stderr), nothing otherwise. */
 void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_print_verb_help(const char *verb);
+/*
+ * cli_help_only - option parsing of a verb whose only option is -h/--help: -1 when the
+ * help was printed, EXIT_USAGE for another option, else 0 (optind at the operands).
+ */
+int cli_help_only(int argc, char **argv, const char *help);
 
 int cmd_merge(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -23,13 +23,6 @@ static const char list_help[] =
 	"Options:\n"
 	"  -h, --help   this help\n";
 
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void print_run(const char *domain, const char *id)
 {
 	struct vt_errbuf eb = { "" };
@@ -72,28 +65,20 @@ static int list_domain(const char *domain, bool *any)
 		*any = true;
 		print_run(domain, ids[i]);
 	}
-	free_strv(ids, n);
+	vt_strv_free(ids, n);
 	return 0;
 }
 
 int cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	char **domains = NULL;
 	size_t n = 0;
 	bool any = false;
-	int c, r = 0;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return EXIT_USAGE;
-		fputs(list_help, stdout);
-		return 0;
-	}
+	r = cli_help_only(argc, argv, list_help);
+	if (r)
+		return r < 0 ? 0 : r;
 	if (argc - optind > 1)
 		return cli_usage("list", "expected at most one DOMAIN");
 	if (optind < argc) {
@@ -111,7 +96,7 @@ int cmd_list(int argc, char **argv)
 			return cli_error("%s: %s", vt_store_root(), strerror(-r));
 		for (size_t i = 0; !r && i < n; i++)
 			r = list_domain(domains[i], &any);
-		free_strv(domains, n);
+		vt_strv_free(domains, n);
 	}
 	if (!r && !any)
 		printf("no runs in %s\n", vt_store_root());

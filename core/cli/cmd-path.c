@@ -19,20 +19,12 @@ static const char path_help[] =
 
 int cmd_path(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct vt_run run;
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return EXIT_USAGE;
-		fputs(path_help, stdout);
-		return 0;
-	}
+	r = cli_help_only(argc, argv, path_help);
+	if (r)
+		return r < 0 ? 0 : r;
 	r = runsel_resolve("path", argv + optind, argc - optind, false, &run);
 	if (r)
 		return r;

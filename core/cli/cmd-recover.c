@@ -24,13 +24,6 @@ static const char recover_help[] =
 	"Options:\n"
 	"  -h, --help   this help\n";
 
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* finalize the interrupted runs of @domain; counts into *done / *failed */
 static void recover_domain(const char *domain, unsigned *done, unsigned *failed)
 {
@@ -73,27 +66,19 @@ static void recover_domain(const char *domain, unsigned *done, unsigned *failed)
 		printf("%s/%s: %s\n", domain, ids[i], vt_run_state_name(st));
 		(*done)++;
 	}
-	free_strv(ids, n);
+	vt_strv_free(ids, n);
 }
 
 int cmd_recover(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	unsigned done = 0, failed = 0;
 	char **domains = NULL;
 	size_t n = 0;
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return EXIT_USAGE;
-		fputs(recover_help, stdout);
-		return 0;
-	}
+	r = cli_help_only(argc, argv, recover_help);
+	if (r)
+		return r < 0 ? 0 : r;
 	if (argc - optind > 1)
 		return cli_usage("recover", "expected at most one DOMAIN");
 	if (optind < argc) {
@@ -104,7 +89,7 @@ int cmd_recover(int argc, char **argv)
 			return cli_error("%s: %s", vt_store_root(), strerror(-r));
 		for (size_t i = 0; i < n; i++)
 			recover_domain(domains[i], &done, &failed);
-		free_strv(domains, n);
+		vt_strv_free(domains, n);
 	}
 	if (!done && !failed)
 		printf("nothing to recover\n");

@@ -213,24 +213,16 @@ static void show_rest(struct json_object *mf)
 
 int cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct vt_errbuf eb = { "" };
 	struct json_object *mf = NULL;
 	char sources[128];
 	uint64_t max_err;
 	struct vt_run run;
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return EXIT_USAGE;
-		fputs(show_help, stdout);
-		return 0;
-	}
+	r = cli_help_only(argc, argv, show_help);
+	if (r)
+		return r < 0 ? 0 : r;
 	r = runsel_resolve("show", argv + optind, argc - optind, true, &run);
 	if (r)
 		return r;

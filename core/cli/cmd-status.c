@@ -26,13 +26,6 @@ static const char status_help[] =
 	"Options:\n"
 	"  -h, --help   this help\n";
 
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* 1 when a line was printed for @domain */
 static int status_domain(const char *domain, bool header)
 {
@@ -80,21 +73,13 @@ static int status_domain(const char *domain, bool header)
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	char **domains = NULL;
 	size_t n = 0, shown = 0;
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return EXIT_USAGE;
-		fputs(status_help, stdout);
-		return 0;
-	}
+	r = cli_help_only(argc, argv, status_help);
+	if (r)
+		return r < 0 ? 0 : r;
 	if (optind != argc)
 		return cli_usage("status", "takes no arguments");
 	r = vt_store_domains(&domains, &n);
@@ -102,7 +87,7 @@ int cmd_status(int argc, char **argv)
 		return cli_error("%s: %s", vt_store_root(), strerror(-r));
 	for (size_t i = 0; i < n; i++)
 		shown += (size_t)status_domain(domains[i], shown == 0);
-	free_strv(domains, n);
+	vt_strv_free(domains, n);
 	if (!shown)
 		printf("no recordings in progress\n");
 	return fflush(stdout) ? cli_error("writing failed") : 0;

@@ -3,6 +3,7 @@
  * virt-trace: command table, help, and the CLI's error path (exit 0 ok, 1 error, 2 usage).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,24 @@ static void usage(FILE *f)
 	fprintf(f, "\nOptions:\n  -h, --help     this help; 'virt-trace VERB --help' for a verb\n"
 		   "  -V, --version  print the version\n\n"
 		   "Exit status: 0 ok, 1 error, 2 usage. See virt-trace(1).\n");
+}
+
+int cli_help_only(int argc, char **argv, const char *help)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c != 'h')
+			return EXIT_USAGE;
+		fputs(help, stdout);
+		return -1;
+	}
+	return 0;
 }
 
 void cli_print_verb_help(const char *verb)

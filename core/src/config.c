@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "util.h"
+#include "xmlutil.h"
 #include "vt/config.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -480,18 +481,6 @@ int vt_config_load(const char *path, struct vt_config *cfg, struct vt_errbuf *eb
 
 /* ---- the <vt:trace> metadata ---- */
 
-static void xml_docp(xmlDocPtr *doc)
-{
-	if (*doc)
-		xmlFreeDoc(*doc);
-}
-
-static void xml_charp(xmlChar **s)
-{
-	if (*s)
-		xmlFree(*s);
-}
-
 static bool is_ours(const xmlNode *node)
 {
 	return node->ns && node->ns->href && !strcmp((const char *)node->ns->href, VT_META_NS);
@@ -557,7 +546,7 @@ static int apply_side(xmlNode *node, char **events, unsigned *buffer_kb, struct 
 	const char *side = (const char *)node->name;
 
 	for (xmlAttr *a = node->properties; a; a = a->next) {
-		_cleanup_(xml_charp) xmlChar *value = NULL;
+		_cleanup_(vtc_xml_charp) xmlChar *value = NULL;
 		char why[160];
 		int r = attr_value(node, a, &value);
 
@@ -603,7 +592,7 @@ static int apply_trace(struct vt_config *cfg, xmlNode *trace, int *meta_enabled,
 
 	*meta_enabled = -1;
 	for (xmlAttr *a = trace->properties; a; a = a->next) {
-		_cleanup_(xml_charp) xmlChar *value = NULL;
+		_cleanup_(vtc_xml_charp) xmlChar *value = NULL;
 
 		r = attr_value(trace, a, &value);
 		if (r < 0)
@@ -682,7 +671,7 @@ int vt_config_apply_domain(struct vt_config *cfg, const char *domain, const char
 			   bool *enabled, struct vt_errbuf *eb)
 {
 	_cleanup_config_ struct vt_config tmp = {0};
-	_cleanup_(xml_docp) xmlDocPtr doc = NULL;
+	_cleanup_(vtc_xml_docp) xmlDocPtr doc = NULL;
 	xmlNode *root, *trace = NULL;
 	bool matched;
 	int meta_enabled = -1, r;

@@ -550,3 +550,10 @@ int vt_store_domains(char ***ret, size_t *ret_n)
 {
 	return list_dir(vt_store_root(), keep_domain, cmp_str, ret, ret_n);
 }
+
+void vt_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}

@@ -69,6 +69,8 @@ int vt_run_set_state(const struct vt_run *run, enum vt_run_state st, const char 
 		     struct vt_errbuf *eb);
 int vt_run_get_state(const struct vt_run *run, enum vt_run_state *ret, struct vt_errbuf *eb);
 
+/* free an array of @n strings as vt_run_list and vt_store_domains return them */
+void vt_strv_free(char **v, size_t n);
 /* Run ids of @domain, oldest first: *ret (free each and the array), *ret_n. */
 int vt_run_list(const char *domain, char ***ret, size_t *ret_n);
 /* Domains in the store (unescaped names), sorted: *ret (free each and the array). */
