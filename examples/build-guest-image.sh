@@ -3,7 +3,10 @@
 # Build a small bootable guest for QEMU (TCG or KVM) from this machine's Debian
 # packages, with no network: the Debian kernel (linux-image-amd64) and an
 # initramfs holding busybox-static, the virtio_pci/virtio_console/msr modules
-# and optionally qemu-ga and trace-cmd with their shared libraries.
+# (and button/evdev for ACPI power-off through busybox acpid), and optionally
+# qemu-ga and trace-cmd with their shared libraries. --demo makes the guest of
+# examples/demo: qemu-ga, /usr/bin/wrtsc (examples/guest-tools/wrtsc.c, built
+# with gcc -static) and a background workload (guest-tools/50-demo-workload).
 #
 # Output: DIR/vmlinuz, DIR/initrd.img, DIR/kernel-release, DIR/inputs (cache key).
 # Boot:   qemu-system-x86_64 -accel tcg -m 512 -kernel DIR/vmlinuz \
@@ -15,18 +18,22 @@ set -euo pipefail
 
 prog=${0##*/}
 export PATH=$PATH:/usr/sbin:/sbin
-MODULES=(virtio_pci virtio_console msr)
+MODULES=(virtio_pci virtio_console msr button evdev)
+here=$(cd "$(dirname "$0")" && pwd)
 
 usage()
 {
 	cat <<EOF
 usage: $prog -o DIR [--with qemu-ga|trace-cmd|PROGRAM]... [--hook FILE]...
-               [--kernel VMLINUZ] [--force]
+               [--demo] [--kernel VMLINUZ] [--force]
 
   -o DIR          output directory (vmlinuz, initrd.img)
   --with NAME     copy a program and the shared libraries it needs (ldd) into
                   the image: qemu-ga (/usr/sbin/qemu-ga), trace-cmd, or any path
   --hook FILE     install FILE as /etc/vt-init.d/<name>, run by /init at boot
+  --demo          the guest of examples/demo: --with qemu-ga, /usr/bin/wrtsc
+                  (writes MSR 0x10 through /dev/cpu/0/msr; needs gcc and the
+                  static libc of libc6-dev) and the hook 50-demo-workload
   --kernel FILE   kernel image (default: newest /boot/vmlinuz-* of a Debian
                   package that has /lib/modules/<version>)
   --force         rebuild even if the inputs are unchanged
@@ -34,7 +41,10 @@ usage: $prog -o DIR [--with qemu-ga|trace-cmd|PROGRAM]... [--hook FILE]...
 The guest's /init mounts proc, sys, devtmpfs, tmpfs, tracefs and debugfs, loads
 the modules, links /dev/virtio-ports/<name>, starts qemu-ga when the port
 org.qemu.guest_agent.0 exists, runs /etc/vt-init.d/* in order, then a shell on
-the console (or powers off at once with vt.poweroff=1 on the kernel command line).
+the console (or powers off at once with vt.poweroff=1 on the kernel command line;
+with vt.shell=0 it starts no shell and waits). The ACPI power button (virsh
+shutdown --mode acpi) and qemu-ga's guest-shutdown (/sbin/shutdown) power the
+guest off with busybox poweroff -f. /tmp, /run and /var/lib are tmpfs.
 
 Exit status: 0 built or up to date, 1 error, 2 usage, 3 an input is missing
 (no Debian kernel with modules, no static busybox, a --with program not installed).
@@ -54,7 +64,7 @@ missing()
 	exit 3
 }
 
-out='' kernel='' force=0
+out='' kernel='' force=0 demo=0
 withs=() hooks=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -62,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--with) [ $# -ge 2 ] || { usage >&2; exit 2; }; withs+=("$2"); shift ;;
 	--hook) [ $# -ge 2 ] || { usage >&2; exit 2; }; hooks+=("$2"); shift ;;
 	--kernel) [ $# -ge 2 ] || { usage >&2; exit 2; }; kernel=$2; shift ;;
+	--demo) demo=1 ;;
 	--force) force=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -69,6 +80,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -n "$out" ] || { usage >&2; exit 2; }
+wrtsc_src=$here/guest-tools/wrtsc.c
+if [ "$demo" = 1 ]; then
+	withs+=(qemu-ga)
+	hooks+=("$here/guest-tools/50-demo-workload")
+	command -v gcc >/dev/null || missing "--demo: gcc not found (apt-get install build-essential)"
+	[ -r "$wrtsc_src" ] || missing "--demo: $wrtsc_src missing"
+fi
 
 for tool in cpio gzip modprobe ldd; do
 	command -v "$tool" >/dev/null || missing "$tool not found (run scripts/install-deps.sh)"
@@ -153,6 +171,8 @@ done
 self=$(readlink -f "$0")
 key=$({
 	echo "release $release"
+	echo "demo $demo"
+	[ "$demo" = 1 ] && sha256sum <"$wrtsc_src"
 	for f in "$self" "$kernel" "$busybox" "${module_files[@]}" "${programs[@]}" "${libs[@]}" "${hooks[@]}"; do
 		stat -L -c '%n %s %Y' "$f"
 	done
@@ -173,7 +193,8 @@ fi
 stage=$(mktemp -d "$out/.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 cd "$stage"
-mkdir -p bin sbin usr/bin usr/sbin dev proc sys tmp run var etc/vt-init.d root "lib/modules/$release"
+mkdir -p bin sbin usr/bin usr/sbin dev proc sys tmp run var/lib etc/vt-init.d etc/acpi/PWRF root \
+	"lib/modules/$release"
 ln -s ../run var/run
 
 cp "$busybox" bin/busybox
@@ -210,6 +231,24 @@ for h in "${hooks[@]}"; do
 	install -m 755 "$h" "etc/vt-init.d/${h##*/}"
 done
 
+if [ "$demo" = 1 ]; then
+	gcc -static -O2 -o usr/bin/wrtsc "$wrtsc_src" || die "--demo: gcc -static $wrtsc_src failed (libc6-dev?)"
+	strip usr/bin/wrtsc 2>/dev/null || true
+fi
+
+# Power-off: qemu-ga's guest-shutdown runs /sbin/shutdown -h -P +0 MESSAGE
+# (busybox has no shutdown applet); the ACPI power button reaches busybox acpid
+# through evdev as event PWRF (action file /etc/acpi/PWRF/00000080).
+printf '%s\n' '#!/bin/sh' \
+	'# /sbin/shutdown of the example guest: any request powers off (-r reboots)' \
+	'sync' \
+	'case " $* " in *" -r "*) reboot -f ;; esac' \
+	'poweroff -f' >sbin/shutdown
+printf '%s\n' '#!/bin/sh' \
+	'echo "vt-init: ACPI power button: powering off" >/dev/console' \
+	'exec /sbin/shutdown -h -P +0' >etc/acpi/PWRF/00000080
+chmod 755 sbin/shutdown etc/acpi/PWRF/00000080
+
 echo "root:x:0:0:root:/root:/bin/sh" >etc/passwd
 echo "root:x:0:" >etc/group
 echo "$release" >etc/vt-kernel-release
@@ -225,6 +264,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/lib
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null ||
@@ -263,15 +303,20 @@ if [ -x /usr/sbin/qemu-ga ] && [ -e $ga ]; then
 		echo "vt-init: qemu-ga failed to start"
 fi
 
+# the ACPI power button (virsh shutdown --mode acpi)
+acpid -c /etc/acpi -l /run/acpid.log || echo "vt-init: acpid failed to start"
+
 for hook in /etc/vt-init.d/*; do
 	[ -x "$hook" ] || continue
 	"$hook" || echo "vt-init: $hook exited with status $?"
 done
 
-if ! grep -q 'vt.poweroff=1' /proc/cmdline; then
+if grep -q 'vt.poweroff=1' /proc/cmdline; then
+	poweroff -f
+elif ! grep -q 'vt.shell=0' /proc/cmdline; then
 	setsid cttyhack sh
+	poweroff -f
 fi
-poweroff -f
 while :; do sleep 3600; done
 EOF
 chmod 755 init

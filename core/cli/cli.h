@@ -7,7 +7,10 @@
 
 #include <stdbool.h>
 
+#include <stdint.h>
+
 #include "vt/common.h"
+#include "vt/runstore.h"
 
 #define EXIT_USAGE 2
 
@@ -33,6 +36,15 @@ void cli_print_verb_help(const char *verb);
  */
 int cli_help_only(int argc, char **argv, const char *help);
 
+/* cmd-stop.c: the run @domain's recorder records into (prints the error; 1 then) */
+int cli_current_run(const char *domain, struct vt_run *run);
+/*
+ * cli_wait_final - wait until @run is final and its recorder gone, progress "@doing
+ * DOMAIN: state" on a terminal; *ret_st the final state. 0, or 1 after a timeout (printed).
+ */
+int cli_wait_final(const char *domain, const struct vt_run *run, const char *doing,
+		   uint64_t timeout, enum vt_run_state *ret_st);
+
 int cmd_merge(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
@@ -44,6 +56,8 @@ int cmd_status(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_shutdown(int argc, char **argv);
+int cmd_agent_install(int argc, char **argv);
 int cmd_record(int argc, char **argv);	/* hidden: the recorder daemon */
 
 #endif

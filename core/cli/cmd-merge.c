@@ -330,52 +330,9 @@ static int write_host(const struct merge_args *a, struct vt_dat *host, uint64_t 
 		.nguests = nguests,
 	};
 	char path[PATH_MAX];
-	struct vt_datw *w = NULL;
-	uint64_t lost = 0;
-	int r;
 
 	snprintf(path, sizeof(path), "%s/host.dat", a->out);
-	r = vt_datw_create(path, vt_dat_meta(host), &wo, &w, eb);
-	if (r < 0)
-		return r;
-	for (size_t b = 0; b < vt_dat_nbuffers(host) && !r; b++) {
-		unsigned ncpus = vt_dat_buffer_ncpus(host, b);
-
-		r = vt_datw_buffer_begin(w, vt_dat_buffer_name(host, b), ncpus, eb);
-		for (unsigned cpu = 0; cpu < ncpus && !r; cpu++) {
-			struct vt_dat_cpu *c = NULL;
-			const void *page;
-
-			int fd;
-			uint64_t off, len;
-			/* uncompressed pages are checked here, then copied in the kernel */
-			bool copy = vt_dat_cpu_range(host, b, cpu, &fd, &off, &len) == 0;
-
-			r = vt_datw_cpu_begin(w, cpu, eb);
-			if (!r)
-				r = vt_dat_cpu_open(host, b, cpu, &c, eb);
-			while (!r && (r = vt_dat_cpu_next_page(c, &page, eb)) > 0) {
-				r = copy ? 0 : vt_datw_cpu_page(w, page, eb);
-				if (!r && vt_dat_cpu_page_missed(c))
-					lost++;
-			}
-			vt_dat_cpu_close(c);
-			if (!r && copy)
-				r = vt_datw_cpu_copy(w, fd, off, len, eb);
-			if (!r)
-				r = vt_datw_cpu_end(w, eb);
-		}
-		if (!r)
-			r = vt_datw_buffer_end(w, eb);
-	}
-	if (r < 0) {
-		struct vt_errbuf ignored;
-
-		vt_datw_close(w, true, &ignored);
-		return r;
-	}
-	*ret_lost = lost;
-	return vt_datw_close(w, false, eb);
+	return vt_dat_copy(host, path, &wo, ret_lost, eb);
 }
 
 static uint64_t count_events(struct vt_dat *dat, struct vt_errbuf *eb, int *ret_r)

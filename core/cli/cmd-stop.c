@@ -36,7 +36,7 @@ static int64_t now_ms(void)
 }
 
 /* the run the recorder records into, from its "ok recording RUN-DIR" reply */
-static int current_run(const char *domain, struct vt_run *run)
+int cli_current_run(const char *domain, struct vt_run *run)
 {
 	struct vt_errbuf eb = { "" };
 	char reply[4096];
@@ -65,6 +65,35 @@ static int current_run(const char *domain, struct vt_run *run)
 	return 0;
 }
 
+int cli_wait_final(const char *domain, const struct vt_run *run, const char *doing,
+		   uint64_t timeout, enum vt_run_state *ret_st)
+{
+	struct vt_errbuf eb = { "" };
+	enum vt_run_state st = VT_RUN_RECORDING;
+	int64_t t0, deadline;
+
+	t0 = now_ms();
+	deadline = t0 + (int64_t)timeout * 1000;
+	/* final state first, then the recorder gone (it removes the instances last) */
+	for (;;) {
+		bool final = vt_run_get_state(run, &st, &eb) == 0 && st != VT_RUN_RECORDING &&
+			     st != VT_RUN_FINALIZING;
+
+		if (final && !vt_run_domain_locked(domain))
+			break;
+		if (now_ms() > deadline) {
+			cli_progress("%s", "");
+			return cli_error("domain %s: run %s still %s after %llu s", domain, run->id,
+					 vt_run_state_name(st), (unsigned long long)timeout);
+		}
+		cli_progress("%s %s: %s (%llu s)", doing, domain, vt_run_state_name(st),
+			     (unsigned long long)((now_ms() - t0) / 1000));
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
+	}
+	*ret_st = st;
+	return 0;
+}
+
 int cmd_stop(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -78,7 +107,6 @@ int cmd_stop(int argc, char **argv)
 	const char *domain;
 	struct vt_run run;
 	char reply[4096];
-	int64_t t0, deadline;
 	int c, r;
 
 	optind = 1;
@@ -99,7 +127,7 @@ int cmd_stop(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage("stop", "expected one DOMAIN");
 	domain = argv[optind];
-	r = current_run(domain, &run);
+	r = cli_current_run(domain, &run);
 	if (r)
 		return r;
 	r = vt_control_send(domain, "stop", reply, sizeof(reply), 10000);
@@ -110,24 +138,9 @@ int cmd_stop(int argc, char **argv)
 		snprintf(eb.msg, sizeof(eb.msg), "%.400s", r == -EREMOTEIO ? reply : strerror(-r));
 		return cli_error("domain %s: recorder: stop: %s", domain, eb.msg);
 	}
-	t0 = now_ms();
-	deadline = t0 + (int64_t)timeout * 1000;
-	/* final state first, then the recorder gone (it removes the instances last) */
-	for (;;) {
-		bool final = vt_run_get_state(&run, &st, &eb) == 0 && st != VT_RUN_RECORDING &&
-			     st != VT_RUN_FINALIZING;
-
-		if (final && !vt_run_domain_locked(domain))
-			break;
-		if (now_ms() > deadline) {
-			cli_progress("%s", "");
-			return cli_error("domain %s: run %s still %s after %llu s", domain, run.id,
-					 vt_run_state_name(st), (unsigned long long)timeout);
-		}
-		cli_progress("stopping %s: %s (%llu s)", domain, vt_run_state_name(st),
-			     (unsigned long long)((now_ms() - t0) / 1000));
-		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
-	}
+	r = cli_wait_final(domain, &run, "stopping", timeout, &st);
+	if (r)
+		return r;
 	cli_progress("%s", "");
 	printf("%s: run %s %s (%s)\n", domain, run.id, vt_run_state_name(st), run.dir);
 	return st == VT_RUN_FAILED ? EXIT_FAILURE : 0;

@@ -77,12 +77,8 @@ static unsigned spool_cpus(const char *dir)
 	return n;
 }
 
-struct host_stats {
-	uint64_t pages, torn_bytes;
-};
-
-static int write_cpu(struct vt_datw *w, const char *path, const struct vt_dat_meta *meta,
-		     struct host_stats *st, struct vt_errbuf *eb)
+int rec_write_cpu(struct vt_datw *w, const char *path, const struct vt_dat_meta *meta,
+		  struct rec_page_stats *st, struct vt_errbuf *eb)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ uint8_t *page = malloc(meta->page_size);
@@ -130,7 +126,7 @@ static int write_cpu(struct vt_datw *w, const char *path, const struct vt_dat_me
 }
 
 static int write_buffer(struct vt_datw *w, const char *spool, const char *sub,
-			const char *name, const struct vt_dat_meta *meta, struct host_stats *st,
+			const char *name, const struct vt_dat_meta *meta, struct rec_page_stats *st,
 			struct vt_errbuf *eb)
 {
 	char dir[PATH_MAX];
@@ -151,7 +147,7 @@ static int write_buffer(struct vt_datw *w, const char *spool, const char *sub,
 		snprintf(path, sizeof(path), "%s/cpu%u.raw", dir, cpu);
 		r = vt_datw_cpu_begin(w, cpu, eb);
 		if (!r)
-			r = write_cpu(w, path, meta, st, eb);
+			r = rec_write_cpu(w, path, meta, st, eb);
 		if (!r)
 			r = vt_datw_cpu_end(w, eb);
 	}
@@ -173,7 +169,7 @@ static bool tsc2nsec_from(struct json_object *rec, struct vt_tsc2nsec *t)
 }
 
 static int write_host(const struct vt_run *run, const char *spool, struct json_object *root,
-		      uint64_t *ret_trace_id, struct host_stats *st, struct vt_errbuf *eb)
+		      uint64_t *ret_trace_id, struct rec_page_stats *st, struct vt_errbuf *eb)
 {
 	struct vt_tracefs_meta *meta __attribute__((cleanup(meta_freep))) = NULL;
 	char path[PATH_MAX];
@@ -389,9 +385,11 @@ static bool all_zero(const struct vt_timeline *tl)
 }
 
 static int timeline(struct json_object *root, const char *spool, struct vt_dat *dat,
+		    struct vt_timeline **ret_tl, struct vt_tsc_scale *ret_scale,
 		    struct vt_errbuf *eb)
 {
 	struct vt_timeline *tl __attribute__((cleanup(timeline_freep))) = NULL;
+	bool probe = rec_guest_has_probe(spool);
 	struct vt_tidset tids = { 0 };
 	struct vt_tsc_scale scale = { 0 };
 	struct vt_errbuf teb = { "" };
@@ -402,6 +400,7 @@ static int timeline(struct json_object *root, const char *spool, struct vt_dat *
 		/* every VM on the host writes offsets: without QEMU's pid none is ours */
 		vt_manifest_add_warning(root, "no offset timeline: QEMU's pid is unknown (no "
 					      "'started'); host.dat keeps every write");
+		*ret_tl = NULL;
 		return vt_manifest_set_timeline(root, NULL, NULL);
 	}
 	r = qemu_tids(root, spool, pid, &tids);
@@ -420,8 +419,9 @@ static int timeline(struct json_object *root, const char *spool, struct vt_dat *
 			vt_manifest_add_warning(root, "debugfs: every vCPU's tsc-offset reads 0, "
 						      "which nested hosts are known to report "
 						      "wrongly: the conversion may be off");
-		else
+		else if (r < 0 && !probe)
 			vt_manifest_add_warning(root, "no offset timeline: %s", teb.msg);
+		/* with a probe (TCG domains), the guest half brings its own timeline */
 		r = 0;
 	} else if (r == -EEXIST) {
 		vt_manifest_add_warning(root, "no offset timeline: %s", teb.msg);
@@ -435,6 +435,8 @@ static int timeline(struct json_object *root, const char *spool, struct vt_dat *
 	if (!r && tl && tl->foreign_writes)
 		vt_manifest_add_warning(root, "%" PRIu64 " offset writes of other processes left "
 					      "out", tl->foreign_writes);
+	*ret_scale = scale;
+	*ret_tl = TAKE_PTR(tl);
 	return r;
 }
 
@@ -466,17 +468,43 @@ static void now_iso(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* host.dat again, with one GUEST option per guest file */
+static int host_add_guests(const struct vt_run *run, struct vt_dat *dat, uint64_t trace_id,
+			   const struct rec_guests *g, struct vt_errbuf *eb)
+{
+	struct vt_dat_guest opts[REC_MAX_GUESTS];
+	struct vt_tsc2nsec t2n;
+	struct vt_datw_opts wo = { .version = 7, .clock = "x86-tsc", .trace_id = trace_id,
+				   .tsc2nsec = vt_dat_tsc2nsec(dat, &t2n) ? &t2n : NULL,
+				   .guests = opts, .nguests = g->n };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < g->n; i++)
+		opts[i] = (struct vt_dat_guest){ .name = run->domain,
+						 .trace_id = g->files[i].trace_id,
+						 .ncpus = g->files[i].ncpus,
+						 .vcpu_tid = g->files[i].tids };
+	if (snprintf(path, sizeof(path), "%s/host.dat", run->dir) >= (int)sizeof(path))
+		return vtc_err(ENAMETOOLONG);
+	return vt_dat_copy(dat, path, &wo, NULL, eb);
+}
+
 static int finalize_locked(const struct vt_run *run, bool complete, const char *reason,
 			   struct vt_errbuf *eb)
 {
 	struct json_object *root __attribute__((cleanup(json_putp))) = NULL;
 	struct vt_dat *dat __attribute__((cleanup(dat_closep))) = NULL;
-	const char *members[] = { "host.dat" };
-	struct host_stats st = { 0 };
+	struct vt_timeline *tl __attribute__((cleanup(timeline_freep))) = NULL;
+	_cleanup_free_ struct rec_guests *guests = calloc(1, sizeof(*guests));
+	const char *members[1 + REC_MAX_GUESTS] = { "host.dat" };
+	struct rec_page_stats st = { 0 };
+	struct vt_tsc_scale scale = { 0 };
 	char spool[PATH_MAX], path[PATH_MAX], finished[32];
 	uint64_t trace_id = 0, events = 0, lost = 0;
 	int r;
 
+	if (!guests)
+		return vtc_err(ENOMEM);
 	if (snprintf(spool, sizeof(spool), "%s/spool", run->dir) >= (int)sizeof(spool))
 		return vtc_err(ENAMETOOLONG);
 	r = vt_run_set_state(run, VT_RUN_FINALIZING, NULL, eb);
@@ -498,7 +526,12 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 		r = count_events(dat, &events, &lost, eb);
 	if (r < 0)
 		return vtc_err_prefix(eb, r, "%s: written but unreadable", path);
-	r = timeline(root, spool, dat, eb);
+	r = timeline(root, spool, dat, &tl, &scale, eb);
+	if (!r)
+		r = rec_guest_finalize(run, spool, root, dat, tl, scale.ratio ? &scale : NULL,
+				       guests, eb);
+	if (!r && guests->n)
+		r = host_add_guests(run, dat, trace_id, guests, eb);
 	if (!r)
 		r = vt_manifest_set_host(root, "host.dat", dat, trace_id, events, lost);
 	if (!r && !events)
@@ -507,8 +540,10 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	if (!r && lost)
 		vt_manifest_add_warning(root, "host.dat: %" PRIu64 " pages say events were lost "
 					      "(ring buffer overrun)", lost);
+	for (size_t i = 0; i < guests->n; i++)
+		members[1 + i] = guests->files[i].name;
 	if (!r)
-		r = vt_manifest_add_members(root, run->dir, members, 1, eb);
+		r = vt_manifest_add_members(root, run->dir, members, 1 + guests->n, eb);
 	if (r < 0)
 		return r;
 	now_iso(finished, sizeof(finished));
@@ -520,7 +555,8 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	r = vt_manifest_write(run->dir, root, eb);
 	if (r < 0)
 		return r;
-	member_group(run->dir, "host.dat");
+	for (size_t i = 0; i < 1 + guests->n; i++)
+		member_group(run->dir, members[i]);
 	member_group(run->dir, "manifest.json");
 	nftw(spool, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;

@@ -13,6 +13,13 @@
 #include "vt/common.h"
 #include "vt/runstore.h"
 
+struct json_object;
+struct vt_dat;
+struct vt_dat_meta;
+struct vt_datw;
+struct vt_timeline;
+struct vt_tsc_scale;
+
 /*
  * rec_finalize - finalize @run: state "finalizing", then host.dat from every whole page
  * of spool/, timeline, warnings, members, state "complete" (@complete) or "incomplete"
@@ -32,5 +39,46 @@ int rec_finalize(const struct vt_run *run, bool complete, const char *reason,
  * every run.
  */
 int rec_recover(const char *domain, unsigned *ret_n, struct vt_errbuf *eb);
+
+struct rec_page_stats {
+	uint64_t pages, torn_bytes;
+};
+
+/*
+ * rec_write_cpu - append the whole pages of the spool file @path (missing: none) to the
+ * current CPU of @w; empty pages are skipped, a torn last page is counted.
+ */
+int rec_write_cpu(struct vt_datw *w, const char *path, const struct vt_dat_meta *meta,
+		  struct rec_page_stats *st, struct vt_errbuf *eb);
+
+/* ---- guest.c: the guest half */
+#define REC_MAX_GUESTS 16
+#define REC_MAX_VCPUS 1024
+
+struct rec_guest_file {
+	char name[32];		/* guest.dat, guest-boot2.dat, ... */
+	uint64_t trace_id;
+	uint32_t ncpus;
+	uint32_t tids[REC_MAX_VCPUS];	/* guest CPU -> host vCPU thread */
+};
+
+struct rec_guests {
+	struct rec_guest_file files[REC_MAX_GUESTS];
+	size_t n;
+};
+
+/* whether the collector probed the offset of the first guest boot */
+bool rec_guest_has_probe(const char *spool);
+/*
+ * rec_guest_finalize - convert every spool/guest-boot<K>/ of @run into guest.dat /
+ * guest-boot<K>.dat (the host timeline @host_tl when it covers the guest's vCPUs, else
+ * the boot's probe), add the manifest entries and "guest_agent" figures; *out lists the
+ * files for host.dat's GUEST options. A boot that cannot be converted is a warning, the
+ * rest is kept. Return: 0, -errno.
+ */
+int rec_guest_finalize(const struct vt_run *run, const char *spool, struct json_object *root,
+		       struct vt_dat *host, const struct vt_timeline *host_tl,
+		       const struct vt_tsc_scale *scale, struct rec_guests *out,
+		       struct vt_errbuf *eb);
 
 #endif

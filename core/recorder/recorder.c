@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "collector.h"
 #include "finalize.h"
 #include "recorder.h"
 #include "util.h"
@@ -43,6 +44,7 @@ struct recorder {
 	const char *stop_reason;	/* non-NULL: finalize incomplete */
 	bool quota_warned;
 	uint64_t quota;
+	struct coll *coll;	/* the guest collector, after 'started' */
 };
 
 static int manifest_edit(const struct vt_run *run,
@@ -126,6 +128,21 @@ static void save_tgids(struct recorder *rec)
 		vtc_write_file_atomic(path, text, len);
 }
 
+/* the guest half: a collector thread reaching the agent through qemu-ga */
+static void start_collector(struct recorder *rec)
+{
+	struct vt_errbuf eb = { "" };
+	char spool[PATH_MAX];
+	struct coll_opts o = { .domain = rec->domain, .spool = spool, .push = true };
+
+	if (rec->coll || getenv("VT_NO_COLLECTOR"))
+		return;
+	if (snprintf(spool, sizeof(spool), "%s/spool", rec->run.dir) >= (int)sizeof(spool))
+		return;
+	if (coll_start(&o, &rec->coll, &eb) < 0)
+		syslog(LOG_WARNING, "domain %s: no guest collector: %s", rec->domain, eb.msg);
+}
+
 struct started_ctx {
 	struct recorder *rec;
 	int pid;
@@ -153,6 +170,7 @@ static int on_started(struct recorder *rec, int pid, struct vt_errbuf *eb)
 		return r;
 	rec->qemu_pid = pid;
 	save_tgids(rec);
+	start_collector(rec);
 	syslog(LOG_INFO, "domain %s: QEMU pid %d started, host instance narrowed to its threads",
 	       rec->domain, pid);
 	return 0;
@@ -199,6 +217,18 @@ static void serve(struct recorder *rec)
 		if (!rec->qemu_pid)
 			rec->stop_reason = "QEMU never started (no 'started' message)";
 		snprintf(reply, sizeof(reply), "ok finalizing %s", rec->run.dir);
+	} else if (!strcmp(req, "shutdown")) {
+		/* flush the guest, then a clean shutdown; finalized when QEMU exits */
+		if (!rec->qemu_pid) {
+			snprintf(reply, sizeof(reply), "error QEMU has not started");
+		} else if (rec->coll) {
+			coll_shutdown(rec->coll);
+			snprintf(reply, sizeof(reply), "ok shutting down %s", rec->run.dir);
+		} else if (coll_shutdown_domain(rec->domain, &eb) < 0) {
+			snprintf(reply, sizeof(reply), "error %s", eb.msg);
+		} else {
+			snprintf(reply, sizeof(reply), "ok shutting down %s", rec->run.dir);
+		}
 	} else if (!strcmp(req, "status")) {
 		snprintf(reply, sizeof(reply), "ok %s %s", rec->stopping ? "finalizing" : "recording",
 			 rec->run.dir);
@@ -431,6 +461,10 @@ int rec_main(const struct rec_args *args)
 	ready();
 	loop(&rec);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* the guest's last chunk while the host still records */
+	coll_stop(rec.coll, 120000);
+	coll_free(rec.coll);
+	rec.coll = NULL;
 	vt_run_set_state(&rec.run, VT_RUN_FINALIZING, NULL, &eb);
 	tracefs_trace_off(rec.main);
 	tracefs_trace_off(rec.tsc);

@@ -25,6 +25,15 @@ vt_need_libvirt()
 	[ -c /dev/kvm ] && [ -w /dev/kvm ] || vt_skip "/dev/kvm missing or not writable"
 	[ -d $VT_TRACEFS/events/kvm/kvm_write_tsc_offset ] ||
 		vt_skip "no kvm:kvm_write_tsc_offset tracepoint (kvm module not loaded?)"
+	vt_need_libvirt_tcg
+}
+
+# vt_need_libvirt_tcg: the same for TCG domains (type='qemu'), which need no /dev/kvm
+vt_need_libvirt_tcg()
+{
+	vt_need_root
+	vt_need_cmd virsh trace-cmd python3 cmp
+	vt_need_tracefs
 	timeout 10 virsh -c qemu:///system version >/dev/null 2>&1 ||
 		vt_skip "libvirtd is not running (qemu:///system does not answer; .ci/run starts it)"
 	[ -x "$VT_HOOK" ] || vt_skip "hook not installed at $VT_HOOK (cmake --install build --prefix /usr)"

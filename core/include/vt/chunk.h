@@ -6,7 +6,7 @@
  * guest: the parser takes (buf, len) and checks every size before use.
  *
  *   "VTCHUNK1"            8 bytes magic
- *   u32 version (1)       u32 header_len (bytes up to the first page, >= 64)
+ *   u32 version (1)       u32 header_len (bytes up to the first page, >= 80 + 24 ncpus)
  *   u64 seq               collect number since the agent started (0, 1, 2...)
  *   u64 guest_tsc         guest TSC when the chunk was cut
  *   char boot_id[40]      /proc/sys/kernel/random/boot_id, NUL padded

@@ -4,6 +4,8 @@
  * (see vt_store_rundir()). One request line per connection, one reply line:
  *   "started PID"   QEMU is up: map vCPU threads, snapshot debugfs, narrow the instance
  *   "stop"          drain, finalize the run, exit (reply sent before finalizing)
+ *   "shutdown"      flush the guest agent, then virDomainShutdown ("ok shutting down
+ *                   RUN-DIR"); the run is finalized when QEMU exits
  *   "status"        "ok recording RUN-DIR" or "ok finalizing RUN-DIR"
  *   "ping"          "ok"
  * Replies start with "ok" or "error <reason>".

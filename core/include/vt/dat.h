@@ -210,4 +210,12 @@ int vt_datw_buffer_end(struct vt_datw *w, struct vt_errbuf *eb);
  */
 int vt_datw_close(struct vt_datw *w, bool abort, struct vt_errbuf *eb);
 
+/*
+ * vt_dat_copy - write @src again as @path with @opts (e.g. GUEST options added): every
+ * buffer and page, checked; *ret_lost (may be NULL) = pages that said events were lost.
+ * @path may be @src's own file (written as path.tmp, renamed at the end).
+ */
+int vt_dat_copy(struct vt_dat *src, const char *path, const struct vt_datw_opts *opts,
+		uint64_t *ret_lost, struct vt_errbuf *eb);
+
 #endif
