@@ -172,7 +172,9 @@ static int setup(const char *name, unsigned kb, bool overwrite,
 				strerror(errno ? errno : EIO));
 	tracefs_trace_off(inst);
 	r = write_file(inst, "trace_clock", "x86-tsc", eb);
-	if (!r && kb && tracefs_instance_set_buffer_size(inst, kb, -1) < 0)
+	/* each resize waits for an RCU grace period: skip it when the default is enough */
+	if (!r && kb && tracefs_instance_get_buffer_size(inst, 0) < (ssize_t)kb &&
+	    tracefs_instance_set_buffer_size(inst, kb, -1) < 0)
 		r = vtc_errf(eb, errno ? errno : EIO, "instance %s: cannot set %u KiB buffers",
 			     name, kb);
 	if (!r && tracefs_option_enable(inst, TRACEFS_OPTION_RECORD_TGID) < 0)
