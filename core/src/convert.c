@@ -92,7 +92,8 @@ static bool clock_is_tsc(const char *clock)
 
 /* One guest CPU stream and its segmenter. */
 struct stream {
-	struct vt_segmenter *seg;
+	struct vt_segmenter *seg;	/* NULL when the boot keeps one offset throughout */
+	uint64_t offset;		/* that offset */
 	struct vt_convert_cpu *out;
 };
 
@@ -104,6 +105,22 @@ struct conv {
 	struct vtc_evdesc msr;
 	struct vt_errbuf *eb;
 };
+
+/* an msr:write_msr of IA32_TSC or IA32_TSC_ADJUST that did not fault */
+static bool is_marker(const struct conv *cv, const struct vt_event *ev, uint64_t *ret_msr,
+		      uint64_t *ret_val)
+{
+	uint64_t failed = 0;
+
+	*ret_msr = *ret_val = 0;
+	if (ev->type_id != cv->msr.id || vtc_field_u64(&cv->msr, F_MSR, ev, ret_msr) < 0 ||
+	    vtc_field_u64(&cv->msr, F_VAL, ev, ret_val) < 0 ||
+	    (*ret_msr != MSR_IA32_TSC && *ret_msr != MSR_IA32_TSC_ADJUST))
+		return false;
+	if (cv->msr.f[F_FAILED].offset >= 0)
+		(void)vtc_field_u64(&cv->msr, F_FAILED, ev, &failed);
+	return failed == 0;
+}
 
 static int pass1_stream(struct conv *cv, struct stream *st)
 {
@@ -117,20 +134,13 @@ static int pass1_stream(struct conv *cv, struct stream *st)
 	if (r < 0)
 		return r;
 	while ((r = vt_dat_cpu_next_event(c, &ev, cv->eb)) > 0) {
-		uint64_t msr = 0, val = 0, failed = 0;
-		bool marker = false;
+		uint64_t msr, val;
+		bool marker = is_marker(cv, &ev, &msr, &val);
 
 		if (vt_dat_cpu_page_index(c) != last_page) {
 			last_page = vt_dat_cpu_page_index(c);
 			if (vt_dat_cpu_page_missed(c))
 				out->lost_pages++;
-		}
-		if (ev.type_id == cv->msr.id && vtc_field_u64(&cv->msr, F_MSR, &ev, &msr) == 0 &&
-		    vtc_field_u64(&cv->msr, F_VAL, &ev, &val) == 0 &&
-		    (msr == MSR_IA32_TSC || msr == MSR_IA32_TSC_ADJUST)) {
-			if (cv->msr.f[F_FAILED].offset >= 0)
-				(void)vtc_field_u64(&cv->msr, F_FAILED, &ev, &failed);
-			marker = failed == 0;
 		}
 		if (marker)
 			out->markers++;
@@ -452,11 +462,16 @@ static int pass2_stream(struct conv *cv, struct stream *st, struct vt_datw *w,
 
 		r = walk_page(cv, out, page, page_index++, pe);
 		whole = identity && !pe->abs_ts && vt_dat_cpu_page_offset(c, &fd, &src_off) == 0;
+		if (!st->seg && vt_dat_cpu_page_missed(c))
+			out->lost_pages++;	/* pass 1 counted them otherwise */
 		for (size_t i = 0; !r && i < pe->n; i++) {
-			enum vt_seg_how how;
-			uint64_t offset, host_tsc;
+			enum vt_seg_how how = VT_SEG_INITIAL;
+			uint64_t offset = st->offset, host_tsc, msr, val;
 
-			r = vt_seg_lookup(st->seg, index + i, &offset, &how);
+			if (st->seg)
+				r = vt_seg_lookup(st->seg, index + i, &offset, &how);
+			else if (is_marker(cv, &pe->ev[i], &msr, &val))
+				out->markers++;
 			if (r < 0)
 				break;
 			host_tsc = vt_tsc_to_host(cv->opts->scale, pe->ev[i].ts, offset);
@@ -493,6 +508,8 @@ static int pass2_stream(struct conv *cv, struct stream *st, struct vt_datw *w,
 	vt_dat_cpu_close(c);
 	if (r < 0)
 		return r;
+	if (!st->seg)
+		out->events = index;
 	return vt_datw_cpu_end(w, cv->eb);
 }
 
@@ -544,9 +561,10 @@ static int boot_writes(const struct vt_convert_opts *opts, const struct vt_vcpu_
 	return 1;
 }
 
-static int new_segmenter(struct conv *cv, const struct vt_vcpu_timeline *v,
-			 struct vt_segmenter **ret)
+static int new_segmenter(struct conv *cv, const struct vt_vcpu_timeline *v, struct stream *st)
 {
+	struct vt_segmenter **ret = &st->seg;
+	bool constant = true;
 	unsigned boot = cv->opts->boot ? cv->opts->boot : 1;
 	size_t pin = 0, end = v->nwrites;
 	int r;
@@ -561,6 +579,14 @@ static int new_segmenter(struct conv *cv, const struct vt_vcpu_timeline *v,
 		return vtc_errf(cv->eb, EINVAL,
 				"vCPU %u: offsets from %s cannot tell guest boots apart", v->vcpu_id,
 				vt_offset_source_name(v->writes[0].source));
+	/* one offset from the boot on: no boundary is possible, no pass 1 is needed */
+	for (size_t i = pin + 1; i < end; i++)
+		constant &= v->writes[i].next_offset == v->writes[pin].next_offset;
+	if (constant) {
+		st->offset = v->writes[pin].next_offset;
+		st->out->boot_write = pin;
+		return 0;
+	}
 	r = vt_seg_new(v->writes, end, cv->opts->scale, ret);
 	if (r < 0)
 		return r;
@@ -603,10 +629,10 @@ static int setup_streams(struct conv *cv)
 			out->cpu = cpu;
 			out->vcpu_id = v->vcpu_id;
 			out->tid = v->tid;
-			r = new_segmenter(cv, v, &cv->streams[res->ncpus].seg);
+			cv->streams[res->ncpus].out = out;
+			r = new_segmenter(cv, v, &cv->streams[res->ncpus]);
 			if (r < 0)
 				return r;
-			cv->streams[res->ncpus].out = out;
 			res->ncpus++;
 		}
 	}
@@ -687,6 +713,8 @@ int vt_convert_guest(struct vt_dat *guest, const char *out_path,
 
 	r = setup_streams(&cv);
 	for (size_t i = 0; !r && i < cv.res->ncpus; i++) {
+		if (!cv.streams[i].seg)
+			continue;
 		r = pass1_stream(&cv, &cv.streams[i]);
 		if (!r)
 			r = keep_windows(&cv.streams[i]);
@@ -694,7 +722,8 @@ int vt_convert_guest(struct vt_dat *guest, const char *out_path,
 	if (!r)
 		r = resolve_containment(&cv);
 	for (size_t i = 0; !r && i < cv.res->ncpus; i++)
-		r = keep_boundaries(&cv.streams[i]);
+		if (cv.streams[i].seg)
+			r = keep_boundaries(&cv.streams[i]);
 	if (!r)
 		r = write_output(&cv, out_path);
 	for (size_t i = 0; i < cv.res->ncpus; i++) {

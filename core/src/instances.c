@@ -107,17 +107,27 @@ static int enable_list(struct tracefs_instance *inst, const char *list, struct v
 	return unmatched;
 }
 
+/* an existing instance, with tracing off: 1 with *ret, 0 when there is none, -errno */
+static int open_stopped(const char *name, struct tracefs_instance **ret, struct vt_errbuf *eb)
+{
+	if (!tracefs_instance_exists(name))
+		return 0;
+	*ret = tracefs_instance_alloc(NULL, name);
+	if (!*ret)
+		return vtc_errf(eb, errno ? errno : ENOMEM, "instance %s: %s", name,
+				strerror(errno ? errno : ENOMEM));
+	tracefs_trace_off(*ret);
+	return 1;
+}
+
 static int destroy_one(const char *name, struct vt_errbuf *eb)
 {
 	struct tracefs_instance *inst __attribute__((cleanup(free_inst))) = NULL;
+	int r;
 
-	if (!tracefs_instance_exists(name))
-		return 0;
-	inst = tracefs_instance_alloc(NULL, name);
-	if (!inst)
-		return vtc_errf(eb, errno ? errno : ENOMEM, "instance %s: %s", name,
-				strerror(errno ? errno : ENOMEM));
-	tracefs_trace_off(inst);
+	r = open_stopped(name, &inst, eb);
+	if (r <= 0)
+		return r;
 	if (tracefs_instance_destroy(inst) < 0)
 		return vtc_errf(eb, errno ? errno : EIO, "instance %s: cannot remove: %s", name,
 				strerror(errno ? errno : EIO));
@@ -162,7 +172,9 @@ static int setup(const char *name, unsigned kb, bool overwrite,
 				strerror(errno ? errno : EIO));
 	tracefs_trace_off(inst);
 	r = write_file(inst, "trace_clock", "x86-tsc", eb);
-	if (!r && kb && tracefs_instance_set_buffer_size(inst, kb, -1) < 0)
+	/* each resize waits for an RCU grace period: skip it when the default is enough */
+	if (!r && kb && tracefs_instance_get_buffer_size(inst, 0) < (ssize_t)kb &&
+	    tracefs_instance_set_buffer_size(inst, kb, -1) < 0)
 		r = vtc_errf(eb, errno ? errno : EIO, "instance %s: cannot set %u KiB buffers",
 			     name, kb);
 	if (!r && tracefs_option_enable(inst, TRACEFS_OPTION_RECORD_TGID) < 0)
@@ -243,14 +255,10 @@ static int64_t drain_one(const char *name, const char *spool, const char *sub,
 	long cpus = sysconf(_SC_NPROCESSORS_CONF);
 	char path[PATH_MAX];
 	int64_t total = 0;
+	int r = open_stopped(name, &inst, eb);
 
-	if (!tracefs_instance_exists(name))
-		return 0;
-	inst = tracefs_instance_alloc(NULL, name);
-	if (!inst)
-		return vtc_errf(eb, errno ? errno : ENOMEM, "instance %s: %s", name,
-				strerror(errno ? errno : ENOMEM));
-	tracefs_trace_off(inst);
+	if (r <= 0)
+		return r;
 	if (snprintf(path, sizeof(path), "%s/%s", spool, sub) >= (int)sizeof(path))
 		return vtc_err(ENAMETOOLONG);
 	if (mkdir(path, 0750) < 0 && errno != EEXIST)
@@ -270,8 +278,7 @@ static int64_t drain_one(const char *name, const char *spool, const char *sub,
 		/* no O_APPEND: splice() refuses it */
 		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0) {
-			int r = vtc_errf(eb, errno, "%s: %s", path, strerror(errno));
-
+			r = vtc_errf(eb, errno, "%s: %s", path, strerror(errno));
 			tracefs_cpu_close(tc);
 			return r;
 		}

@@ -180,6 +180,18 @@ static int domain_dir(const char *domain, char *out, size_t len, struct vt_errbu
 	return 0;
 }
 
+/* manifest.json of @run, atomically, with the store's group */
+static int write_manifest(const struct vt_run *run, struct json_object *root,
+			  struct vt_errbuf *eb)
+{
+	char path[PATH_MAX];
+	int r = vt_manifest_write(run->dir, root, eb);
+
+	if (!r && snprintf(path, sizeof(path), "%s/manifest.json", run->dir) < (int)sizeof(path))
+		set_group(-1, path);
+	return r;
+}
+
 static int open_lock(const char *ddir, int flags)
 {
 	char path[PATH_MAX];
@@ -219,7 +231,7 @@ static int write_initial_manifest(const struct vt_run *run, const char *uuid,
 				  struct vt_errbuf *eb)
 {
 	struct json_object *root = vt_manifest_new("recording"), *dom;
-	char started[32], path[PATH_MAX + 16];
+	char started[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	int r;
@@ -239,12 +251,8 @@ static int write_initial_manifest(const struct vt_run *run, const char *uuid,
 		json_object_object_add(dom, "uuid", json_object_new_string(uuid));
 	json_object_object_add(root, "run_id", json_object_new_string(run->id));
 	json_object_object_add(root, "started", json_object_new_string(started));
-	r = vt_manifest_write(run->dir, root, eb);
+	r = write_manifest(run, root, eb);
 	json_object_put(root);
-	if (!r) {
-		snprintf(path, sizeof(path), "%s/manifest.json", run->dir);
-		set_group(-1, path);
-	}
 	return r;
 }
 
@@ -396,7 +404,6 @@ int vt_run_set_state(const struct vt_run *run, enum vt_run_state st, const char 
 		     struct vt_errbuf *eb)
 {
 	struct json_object *root = NULL;
-	char path[PATH_MAX + 16];
 	int r;
 
 	if (st >= _VT_RUN_STATE_MAX)
@@ -410,12 +417,8 @@ int vt_run_set_state(const struct vt_run *run, enum vt_run_state st, const char 
 		json_object_put(root);
 		return vtc_err(ENOMEM);
 	}
-	r = vt_manifest_write(run->dir, root, eb);
+	r = write_manifest(run, root, eb);
 	json_object_put(root);
-	if (!r) {
-		snprintf(path, sizeof(path), "%s/manifest.json", run->dir);
-		set_group(-1, path);
-	}
 	return r;
 }
 
