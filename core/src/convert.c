@@ -122,6 +122,16 @@ static bool is_marker(const struct conv *cv, const struct vt_event *ev, uint64_t
 	return failed == 0;
 }
 
+static void note_marker(struct vt_convert_cpu *out, uint64_t index, uint64_t guest_tsc,
+			uint64_t msr, uint64_t value)
+{
+	out->markers++;
+	if (out->nmarker_list < VT_MARKER_LIST_MAX)
+		out->marker_list[out->nmarker_list++] = (struct vt_marker_event){
+			.index = index, .guest_tsc = guest_tsc, .msr = (uint32_t)msr, .value = value
+		};
+}
+
 static int pass1_stream(struct conv *cv, struct stream *st)
 {
 	struct vt_convert_cpu *out = st->out;
@@ -143,7 +153,7 @@ static int pass1_stream(struct conv *cv, struct stream *st)
 				out->lost_pages++;
 		}
 		if (marker)
-			out->markers++;
+			note_marker(out, index, ev.ts, msr, val);
 		r = vt_seg_feed(st->seg, index++, ev.ts, marker, (uint32_t)msr, val);
 		if (r < 0) {
 			vtc_errf(cv->eb, -r, "guest CPU %u: segmenting event %" PRIu64 " failed",
@@ -471,7 +481,7 @@ static int pass2_stream(struct conv *cv, struct stream *st, struct vt_datw *w,
 			if (st->seg)
 				r = vt_seg_lookup(st->seg, index + i, &offset, &how);
 			else if (is_marker(cv, &pe->ev[i], &msr, &val))
-				out->markers++;
+				note_marker(out, index + i, pe->ev[i].ts, msr, val);
 			if (r < 0)
 				break;
 			host_tsc = vt_tsc_to_host(cv->opts->scale, pe->ev[i].ts, offset);

@@ -170,6 +170,44 @@ static const char *how_name(enum vt_seg_how how)
 	return how <= VT_SEG_AMBIGUOUS ? names[how] : "unknown";
 }
 
+/* the boundary (write index) that a marker starts, or -1 */
+static int64_t marker_boundary(const struct vt_convert_cpu *c, uint64_t index)
+{
+	for (size_t i = 0; i < c->nboundaries; i++)
+		if (c->boundaries[i].how == VT_SEG_MARKER && c->boundaries[i].first_index == index)
+			return (int64_t)c->boundaries[i].write;
+	return -1;
+}
+
+static int add_markers(struct json_object *o, const struct vt_convert_cpu *c)
+{
+	struct json_object *list = json_object_new_array();
+	int r = put(o, "marker_events", list);
+
+	for (size_t i = 0; !r && i < c->nmarker_list; i++) {
+		const struct vt_marker_event *m = &c->marker_list[i];
+		struct json_object *e = json_object_new_object();
+		int64_t write = marker_boundary(c, m->index);
+
+		r = push(list, e);
+		if (!r)
+			r = put(e, "index", u64(m->index));
+		if (!r)
+			r = put(e, "guest_tsc", u64(m->guest_tsc));
+		if (!r)
+			r = put(e, "msr", json_object_new_int((int)m->msr));
+		if (!r)
+			r = put(e, "value", hex64(m->value));
+		/* the host offset write the marker starts, or null: no write matched (the
+		 * guest TSC did not move, e.g. under TCG, or the write lies elsewhere) */
+		if (!r && write >= 0)
+			r = put(e, "boundary_write", u64((uint64_t)write));
+		else if (!r && json_object_object_add(e, "boundary_write", NULL) < 0)
+			r = vtc_err(ENOMEM);
+	}
+	return r;
+}
+
 static int add_cpu(struct json_object *cpus, const struct vt_convert_cpu *c)
 {
 	struct json_object *o = json_object_new_object(), *bs;
@@ -187,6 +225,8 @@ static int add_cpu(struct json_object *cpus, const struct vt_convert_cpu *c)
 		r = put(o, "events", u64(c->events));
 	if (!r)
 		r = put(o, "markers", u64(c->markers));
+	if (!r)
+		r = add_markers(o, c);
 	if (!r)
 		r = put(o, "ambiguous", u64(c->ambiguous));
 	if (!r)

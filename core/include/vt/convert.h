@@ -49,6 +49,16 @@ struct vt_ambiguous_event {
 	uint64_t host_tsc;	/* as written (previous offset kept) */
 };
 
+/* A guest write of IA32_TSC (0x10) or IA32_TSC_ADJUST (0x3b) seen in its buffer. */
+struct vt_marker_event {
+	uint64_t index;		/* event index in the CPU's buffer order */
+	uint64_t guest_tsc;
+	uint32_t msr;
+	uint64_t value;
+};
+
+#define VT_MARKER_LIST_MAX 32
+
 struct vt_convert_cpu {
 	size_t buffer;
 	unsigned cpu;		/* guest CPU */
@@ -56,6 +66,8 @@ struct vt_convert_cpu {
 	int32_t tid;		/* host thread of that vCPU, -1 unknown */
 	uint64_t events;
 	uint64_t markers;	/* msr:write_msr events of MSR 0x10 / 0x3b */
+	struct vt_marker_event marker_list[VT_MARKER_LIST_MAX];	/* the first ones */
+	size_t nmarker_list;
 	uint64_t ambiguous;
 	uint64_t lost_pages;	/* pages that said events were lost before them */
 	uint64_t first_host_tsc, last_host_tsc;
