@@ -212,14 +212,11 @@ static int write_host(const struct vt_run *run, const char *spool, struct json_o
 	r = write_buffer(w, spool, "main", "", vt_tracefs_meta_get(meta), st, eb);
 	if (!r)
 		r = write_buffer(w, spool, "tsc", "tsc", vt_tracefs_meta_get(meta), st, eb);
-	if (r < 0) {
-		struct vt_errbuf ignored;
-
-		vt_datw_close(w, true, &ignored);
-		return r;
+	r = vt_datw_finish(w, r, eb);
+	if (!r) {
+		*ret_trace_id = wo.trace_id;
 	}
-	*ret_trace_id = wo.trace_id;
-	return vt_datw_close(w, false, eb);
+	return r;
 }
 
 static int count_events(struct vt_dat *dat, uint64_t *events, uint64_t *lost,

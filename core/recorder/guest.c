@@ -165,14 +165,11 @@ static int raw_dat(const char *dir, const struct vt_dat_meta *meta, unsigned ncp
 	}
 	if (!r)
 		r = vt_datw_buffer_end(w, eb);
-	if (r < 0) {
-		struct vt_errbuf ignored;
-
-		vt_datw_close(w, true, &ignored);
-		return r;
+	r = vt_datw_finish(w, r, eb);
+	if (!r) {
+		*ret_pages = st.pages;
 	}
-	*ret_pages = st.pages;
-	return vt_datw_close(w, false, eb);
+	return r;
 }
 
 /* the probe of boot @dir as a constant timeline over @ids (vCPU tids from the manifest) */

@@ -694,13 +694,7 @@ static int write_output(struct conv *cv, const char *out_path)
 	free(pe->ev);
 	free(pe->host_tsc);
 	free(pe);
-	if (r < 0) {
-		struct vt_errbuf ignored;
-
-		vt_datw_close(w, true, &ignored);
-		return r;
-	}
-	return vt_datw_close(w, false, cv->eb);
+	return vt_datw_finish(w, r, cv->eb);
 }
 
 int vt_convert_guest(struct vt_dat *guest, const char *out_path,

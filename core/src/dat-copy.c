@@ -47,13 +47,10 @@ int vt_dat_copy(struct vt_dat *src, const char *path, const struct vt_datw_opts 
 		if (!r)
 			r = vt_datw_buffer_end(w, eb);
 	}
-	if (r < 0) {
-		struct vt_errbuf ignored;
-
-		vt_datw_close(w, true, &ignored);
-		return r;
+	r = vt_datw_finish(w, r, eb);
+	if (!r) {
+		if (ret_lost)
+			*ret_lost = lost;
 	}
-	if (ret_lost)
-		*ret_lost = lost;
-	return vt_datw_close(w, false, eb);
+	return r;
 }

@@ -1247,3 +1247,14 @@ int vt_datw_close(struct vt_datw *w, bool abort, struct vt_errbuf *eb)
 	datw_free(w);
 	return r;
 }
+
+int vt_datw_finish(struct vt_datw *w, int r, struct vt_errbuf *eb)
+{
+	struct vt_errbuf ignored;
+
+	if (r < 0) {
+		vt_datw_close(w, true, &ignored);
+		return r;
+	}
+	return vt_datw_close(w, false, eb);
+}

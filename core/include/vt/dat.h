@@ -209,6 +209,11 @@ int vt_datw_buffer_end(struct vt_datw *w, struct vt_errbuf *eb);
  * @abort (or after an error) the temporary file is removed instead.
  */
 int vt_datw_close(struct vt_datw *w, bool abort, struct vt_errbuf *eb);
+/*
+ * vt_datw_finish - end a write whose steps returned @r: after an error the file is
+ * discarded and @r returned (its reason stays in @eb), else vt_datw_close's result.
+ */
+int vt_datw_finish(struct vt_datw *w, int r, struct vt_errbuf *eb);
 
 /*
  * vt_dat_copy - write @src again as @path with @opts (e.g. GUEST options added): every
