@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * virt-trace stop: end a domain's recording without shutting the domain down, and
+ * virt-trace stop and shutdown: end a domain's recording, without shutting the domain
+ * down (stop) or flushing the guest first and then shutting it down (shutdown), and
  * wait until its run is final (complete, incomplete or failed).
  */
 #include <errno.h>
@@ -94,16 +95,27 @@ int cli_wait_final(const char *domain, const struct vt_run *run, const char *doi
 	return 0;
 }
 
-int cmd_stop(int argc, char **argv)
+/* The two verbs that end a recording: what they ask the recorder and how they wait. */
+struct stop_verb {
+	const char *name;
+	const char *request;	/* to the recorder */
+	const char *help;
+	const char *doing;	/* progress text */
+	bool no_wait_option;	/* --no-wait: return once the request is taken */
+};
+
+static int run_stop_verb(const struct stop_verb *v, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
+		{ "no-wait", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct vt_errbuf eb = { "" };
 	enum vt_run_state st = VT_RUN_RECORDING;
 	uint64_t timeout = 300;
+	bool wait = true;
 	const char *domain;
 	struct vt_run run;
 	char reply[4096];
@@ -114,34 +126,70 @@ int cmd_stop(int argc, char **argv)
 		switch (c) {
 		case 't':
 			if (vtc_parse_u64(optarg, &timeout) < 0 || timeout > 86400)
-				return cli_usage("stop", "--timeout: '%s' is not a number of seconds",
+				return cli_usage(v->name, "--timeout: '%s' is not a number of seconds",
 						 optarg);
 			break;
+		case 'n':
+			if (!v->no_wait_option)
+				return cli_usage(v->name, "unknown option --no-wait");
+			wait = false;
+			break;
 		case 'h':
-			fputs(stop_help, stdout);
+			fputs(v->help, stdout);
 			return 0;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage("stop", "expected one DOMAIN");
+		return cli_usage(v->name, "expected one DOMAIN");
 	domain = argv[optind];
 	r = cli_current_run(domain, &run);
 	if (r)
 		return r;
-	r = vt_control_send(domain, "stop", reply, sizeof(reply), 10000);
-	/* a recorder that is already finalizing (or just exited) needs no second stop */
+	r = vt_control_send(domain, v->request, reply, sizeof(reply), 10000);
+	/* a recorder that is already finalizing (or just exited) needs no second request */
 	if (r == -EREMOTEIO && vt_run_get_state(&run, &st, &eb) == 0 && st != VT_RUN_RECORDING)
 		r = 0;
 	if (r < 0 && r != -ECONNREFUSED && r != -ENOENT) {
 		snprintf(eb.msg, sizeof(eb.msg), "%.400s", r == -EREMOTEIO ? reply : strerror(-r));
-		return cli_error("domain %s: recorder: stop: %s", domain, eb.msg);
+		return cli_error("domain %s: recorder: %s: %s", domain, v->request, eb.msg);
 	}
-	r = cli_wait_final(domain, &run, "stopping", timeout, &st);
+	if (!wait) {
+		printf("%s: %s, run %s (%s)\n", domain, v->doing, run.id, run.dir);
+		return 0;
+	}
+	r = cli_wait_final(domain, &run, v->doing, timeout, &st);
 	if (r)
 		return r;
 	cli_progress("%s", "");
 	printf("%s: run %s %s (%s)\n", domain, run.id, vt_run_state_name(st), run.dir);
 	return st == VT_RUN_FAILED ? EXIT_FAILURE : 0;
+}
+
+static const char shutdown_help[] =
+	"Usage: virt-trace shutdown [--timeout SEC] [--no-wait] DOMAIN\n"
+	"\n"
+	"Shut DOMAIN down without losing guest events: its recorder pulls the guest agent's\n"
+	"last chunk and stops the agent, then asks libvirt for a clean shutdown (like\n"
+	"'virsh shutdown'). The run is finalized when QEMU exits; this waits for it.\n"
+	"\n"
+	"Options:\n"
+	"  --timeout SEC   give up waiting after SEC seconds (default 300)\n"
+	"  --no-wait       return once the shutdown is requested\n"
+	"  -h, --help      this help\n";
+
+int cmd_stop(int argc, char **argv)
+{
+	static const struct stop_verb stop = { "stop", "stop", stop_help, "stopping", false };
+
+	return run_stop_verb(&stop, argc, argv);
+}
+
+int cmd_shutdown(int argc, char **argv)
+{
+	static const struct stop_verb shutdown = { "shutdown", "shutdown", shutdown_help,
+						   "shutting down", true };
+
+	return run_stop_verb(&shutdown, argc, argv);
 }
