@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -372,27 +373,17 @@ static int drain_lost(struct drain *d, const char *dir, struct tracefs_instance 
 static int write_chunk(const char *path, const uint8_t *hdr, size_t hlen, const struct drain *d,
 		       struct vt_errbuf *eb)
 {
-	char tmp[PATH_MAX];
-	int fd, r;
+	struct iovec iov[1 + VT_CHUNK_MAX_CPUS];
+	size_t n = 0;
+	int r;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return vtc_errf(eb, ENAMETOOLONG, "%s: path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return vtc_errf(eb, errno, "create %s: %m", tmp);
-	r = vtc_write_all(fd, hdr, hlen);
-	for (uint32_t i = 0; !r && i < d->ncpus; i++)
-		r = vtc_write_all(fd, d->cpus[i].pages, d->cpus[i].npages * d->page_size);
-	if (!r && fsync(fd) < 0)
-		r = vtc_err(errno);
-	if (close(fd) < 0 && !r)
-		r = vtc_err(errno);
-	if (!r && rename(tmp, path) < 0)
-		r = vtc_err(errno);
-	if (r) {
-		unlink(tmp);
+	iov[n++] = (struct iovec){ .iov_base = (void *)hdr, .iov_len = hlen };
+	for (uint32_t i = 0; i < d->ncpus && n < sizeof(iov) / sizeof(iov[0]); i++)
+		iov[n++] = (struct iovec){ .iov_base = (void *)d->cpus[i].pages,
+					   .iov_len = (size_t)d->cpus[i].npages * d->page_size };
+	r = vtc_write_file_atomicv(path, iov, n);
+	if (r)
 		return vtc_errf(eb, r, "write %s: %s", path, strerror(-r));
-	}
 	return 0;
 }
 

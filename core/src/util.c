@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -184,17 +185,18 @@ int vtc_read_file(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int vtc_write_file_atomic(const char *path, const void *buf, size_t len)
+int vtc_write_file_atomicv(const char *path, const struct iovec *iov, size_t n)
 {
 	char tmp[PATH_MAX];
-	int fd, r;
+	int fd, r = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return vtc_err(ENAMETOOLONG);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return vtc_err(errno);
-	r = vtc_write_all(fd, buf, len);
+	for (size_t i = 0; !r && i < n; i++)
+		r = vtc_write_all(fd, iov[i].iov_base, iov[i].iov_len);
 	if (!r && fsync(fd) < 0)
 		r = vtc_err(errno);
 	if (close(fd) < 0 && !r)
@@ -204,4 +206,11 @@ int vtc_write_file_atomic(const char *path, const void *buf, size_t len)
 	if (r)
 		unlink(tmp);
 	return r;
+}
+
+int vtc_write_file_atomic(const char *path, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return vtc_write_file_atomicv(path, &iov, 1);
 }

@@ -98,5 +98,8 @@ int vtc_read_file(const char *path, char **ret, size_t *ret_len);
 
 /* Write a file atomically: path.tmp, fsync, rename, mode 0640. 0 or -errno. */
 int vtc_write_file_atomic(const char *path, const void *buf, size_t len);
+/* The same for @n pieces written one after the other. */
+struct iovec;
+int vtc_write_file_atomicv(const char *path, const struct iovec *iov, size_t n);
 
 #endif
