@@ -453,7 +453,8 @@ static void member_group(const char *dir, const char *name)
 
 	if (!g || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return;
-	(void)!chown(path, (uid_t)-1, g->gr_gid);
+	/* never through a symlink: the guest step could have left one */
+	(void)!fchownat(AT_FDCWD, path, (uid_t)-1, g->gr_gid, AT_SYMLINK_NOFOLLOW);
 }
 
 static void now_iso(char *buf, size_t len)
@@ -497,6 +498,7 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	struct rec_page_stats st = { 0 };
 	struct vt_tsc_scale scale = { 0 };
 	char spool[PATH_MAX], path[PATH_MAX], finished[32];
+	char guest_failure[VT_ERRBUF_LEN + 128], why[2 * VT_ERRBUF_LEN + 256];
 	uint64_t trace_id = 0, events = 0, lost = 0;
 	int r;
 
@@ -525,8 +527,15 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 		return vtc_err_prefix(eb, r, "%s: written but unreadable", path);
 	r = timeline(root, spool, dat, &tl, &scale, eb);
 	if (!r)
-		r = rec_guest_finalize(run, spool, root, dat, tl, scale.ratio ? &scale : NULL,
-				       guests, eb);
+		r = rec_guest_step(run, spool, root, dat, tl, scale.ratio ? &scale : NULL, guests,
+				   guest_failure, sizeof(guest_failure));
+	if (!r && guest_failure[0]) {
+		/* the host half is whole; the run says the guest half is not */
+		complete = false;
+		snprintf(why, sizeof(why), "%s%s%s", reason ? reason : "", reason ? "; " : "",
+			 guest_failure);
+		reason = why;
+	}
 	if (!r && guests->n)
 		r = host_add_guests(run, dat, trace_id, guests, eb);
 	if (!r)

@@ -81,4 +81,18 @@ int rec_guest_finalize(const struct vt_run *run, const char *spool, struct json_
 		       const struct vt_tsc_scale *scale, struct rec_guests *out,
 		       struct vt_errbuf *eb);
 
+/* ---- guest-step.c: the guest half in a sandboxed child */
+/*
+ * rec_guest_step - rec_guest_finalize in a forked child confined by vt_sandbox_enter
+ * (no_new_privs, no capabilities, writes only beneath @run->dir, bounded file size, a
+ * deadline); its results are checked before they enter @root and @out, and
+ * "guest_sandbox" in @root says what it ran in and how it ended. When it crashes, hangs
+ * or reports nonsense, nothing of it is kept (files removed, *out empty), a warning
+ * says why and @failure (else "") holds one line for the state reason. Return: 0.
+ */
+int rec_guest_step(const struct vt_run *run, const char *spool, struct json_object *root,
+		   struct vt_dat *host, const struct vt_timeline *host_tl,
+		   const struct vt_tsc_scale *scale, struct rec_guests *out, char *failure,
+		   size_t failure_len);
+
 #endif
