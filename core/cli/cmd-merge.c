@@ -21,6 +21,7 @@
 #include "vt/convert.h"
 #include "vt/dat.h"
 #include "vt/manifest.h"
+#include "vt/sandbox.h"
 #include "vt/timeline.h"
 
 #define MAX_GUESTS 16
@@ -514,8 +515,28 @@ static int check_containment(struct merge_state *m)
 	return 0;
 }
 
+/*
+ * Everything after this reads the input files (a guest's, possibly hostile): no
+ * capabilities, no_new_privs, writes only beneath @out (where Landlock or a mount
+ * namespace can do it; else the manifest says so).
+ */
+static int enter_sandbox(const char *out, struct vt_sandbox_info *info)
+{
+	struct vt_sandbox_opts o = { .flags = VT_SANDBOX_FS_BEST_EFFORT };
+	struct vt_errbuf eb = { "" };
+	char real[PATH_MAX];
+
+	if (!realpath(out, real))
+		return cli_error("%s: %s", out, strerror(errno));
+	o.write_dir = real;
+	if (vt_sandbox_enter(&o, info, &eb) < 0)
+		return cli_error("%s", eb.msg);
+	return 0;
+}
+
 int cmd_merge(int argc, char **argv)
 {
+	struct vt_sandbox_info sandbox;
 	struct merge_state m = { 0 };
 	const char *members[MAX_GUESTS + 1];
 	struct vt_errbuf eb = { "" };
@@ -524,6 +545,11 @@ int cmd_merge(int argc, char **argv)
 	r = parse_args(argc, argv, &m.a);
 	if (r)
 		return r < 0 ? 0 : r;
+	r = make_outdir(m.a.out);
+	if (!r)
+		r = enter_sandbox(m.a.out, &sandbox);
+	if (r)
+		return r;
 	r = vt_dat_open(m.a.host, &m.host, &eb);
 	if (r < 0)
 		return cli_error_eb(r, &eb, m.a.host);
@@ -536,13 +562,16 @@ int cmd_merge(int argc, char **argv)
 		}
 	}
 	r = build_timeline(&m.a, m.host, m.guests, &m.tl);
-	if (!r)
-		r = make_outdir(m.a.out);
 	if (!r) {
 		m.manifest = vt_manifest_new("complete");
 		if (!m.manifest || vt_manifest_set_timeline(m.manifest, m.tl,
-							    m.a.scale.ratio ? &m.a.scale : NULL) < 0)
+							    m.a.scale.ratio ? &m.a.scale : NULL) < 0 ||
+		    json_object_object_add(m.manifest, "guest_sandbox",
+					   vt_sandbox_info_json(&sandbox)) < 0)
 			r = cli_error("out of memory");
+		else if (!sandbox.fs_confined)
+			vt_manifest_add_warning(m.manifest, "writes not confined to %s: %s", m.a.out,
+						sandbox.fs_error);
 	}
 	if (!r)
 		r = convert_guests(&m);

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <json.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "vt/instances.h"
 #include "vt/manifest.h"
 #include "vt/runstore.h"
+#include "vt/sandbox.h"
 #include "vt/tracefs-meta.h"
 
 struct recorder {
@@ -330,6 +332,44 @@ static void ready(void)
 	unsetenv("VT_READY_FD");
 }
 
+static int privileges_edit(struct json_object *root, void *ctx)
+{
+	struct json_object *rec, *p = vt_sandbox_info_json(ctx);
+
+	if (!p)
+		return -ENOMEM;
+	if (!json_object_object_get_ex(root, "recorder", &rec)) {
+		rec = json_object_new_object();
+		json_object_object_add(root, "recorder", rec);
+	}
+	json_object_object_add(rec, "privileges", p);
+	return 0;
+}
+
+/*
+ * After the privileged setup, before any thread exists (capabilities are per thread):
+ * no_new_privs, and of the capabilities only CAP_CHOWN (group libvirt on the run's
+ * files), CAP_SETPCAP (so that the guest step can empty its bounding set) and, where
+ * the kernel has no Landlock, CAP_SYS_ADMIN (the guest step's mount namespace).
+ * tracefs, debugfs, the store and libvirt's socket are root's by owner: uid 0 is enough.
+ */
+static void drop_privileges(struct recorder *rec)
+{
+	uint64_t keep = 1ull << CAP_CHOWN | 1ull << CAP_SETPCAP;
+	struct vt_sandbox_info info;
+	struct vt_errbuf eb = { "" };
+
+	if (!vt_sandbox_landlock_abi())
+		keep |= 1ull << CAP_SYS_ADMIN;
+	if (vt_sandbox_drop_privileges(keep, &info, &eb) < 0) {
+		syslog(LOG_WARNING, "domain %s: recorder keeps its privileges: %s", rec->domain,
+		       eb.msg);
+		return;
+	}
+	if (manifest_edit(&rec->run, privileges_edit, &info, &eb) < 0)
+		syslog(LOG_WARNING, "domain %s: manifest: %s", rec->domain, eb.msg);
+}
+
 static int setup(struct recorder *rec, const struct rec_args *args, struct vt_errbuf *eb)
 {
 	sigset_t mask;
@@ -342,6 +382,7 @@ static int setup(struct recorder *rec, const struct rec_args *args, struct vt_er
 	r = open_instances(rec, eb);
 	if (r < 0)
 		return r;
+	drop_privileges(rec);
 	/* the readers first: the ring buffers already hold the vCPU creation writes */
 	{
 		char spool[PATH_MAX];

@@ -338,6 +338,34 @@ static int read_back(struct vt_sandbox_info *info)
 	return r;
 }
 
+static int drop_privileges(uint64_t keep, struct vt_errbuf *eb)
+{
+	int r = drop_inheritance(keep, eb);
+
+	if (r < 0)
+		return r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return vtc_errf(eb, errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	r = set_caps(keep);
+	return r < 0 ? vtc_errf(eb, r, "capset: %s", strerror(-r)) : 0;
+}
+
+int vt_sandbox_drop_privileges(uint64_t keep_caps, struct vt_sandbox_info *ret,
+			       struct vt_errbuf *eb)
+{
+	struct vt_sandbox_info info = { 0 };
+	int r = drop_privileges(keep_caps, eb);
+
+	if (r < 0)
+		return r;
+	r = read_back(&info);
+	if (r < 0)
+		return vtc_errf(eb, r, "capget: %s", strerror(-r));
+	if (ret)
+		*ret = info;
+	return 0;
+}
+
 int vt_sandbox_enter(const struct vt_sandbox_opts *o, struct vt_sandbox_info *ret,
 		     struct vt_errbuf *eb)
 {
@@ -371,14 +399,9 @@ int vt_sandbox_enter(const struct vt_sandbox_opts *o, struct vt_sandbox_info *re
 			snprintf(info.fs_error, sizeof(info.fs_error), "%s", leb.msg);
 		}
 	}
-	r = drop_inheritance(o->keep_caps, eb);
+	r = drop_privileges(o->keep_caps, eb);
 	if (r < 0)
 		return r;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return vtc_errf(eb, errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	r = set_caps(o->keep_caps);
-	if (r < 0)
-		return vtc_errf(eb, r, "capset: %s", strerror(-r));
 	if (abi) {
 		r = landlock(o->write_dir, abi, &info, eb);
 		if (r < 0)

@@ -67,6 +67,16 @@ int vt_sandbox_landlock_abi(void);
 int vt_sandbox_enter(const struct vt_sandbox_opts *o, struct vt_sandbox_info *ret,
 		     struct vt_errbuf *eb);
 
+/*
+ * vt_sandbox_drop_privileges - only the capability part of vt_sandbox_enter: bounding
+ * and ambient sets emptied but @keep_caps (bounding set and securebits only with
+ * CAP_SETPCAP), no_new_privs, effective/permitted reduced to @keep_caps, inheritable
+ * empty. For the recorder after its setup; per thread like vt_sandbox_enter (threads
+ * created later inherit it). Return: 0 with @ret filled (may be NULL), -errno.
+ */
+int vt_sandbox_drop_privileges(uint64_t keep_caps, struct vt_sandbox_info *ret,
+			       struct vt_errbuf *eb);
+
 /* @i as a JSON object for the manifest (caller owns it); NULL when out of memory */
 struct json_object *vt_sandbox_info_json(const struct vt_sandbox_info *i);
 
