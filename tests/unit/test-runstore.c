@@ -2,7 +2,9 @@
 /*
  * Tests for core/src/runstore.c: escaping, run ids, latest, the domain lock, states.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <json.h>
 #include <limits.h>
 #include <stdio.h>
@@ -61,55 +63,152 @@ static void escape_keeps_safe_names(void **state)
 	assert_int_equal(vt_store_escape("abcdef", out, 4), -ENAMETOOLONG);
 }
 
-/* every hostile name lands in exactly one directory right under the root */
-static void hostile_names_cannot_escape_the_root(void **state)
+struct name_case {
+	const char *what;
+	const char *name;	/* NULL: built by name_of() */
+	const char *escaped;	/* the directory under the root; NULL for the _fails cases */
+	int err;
+};
+
+#define LONG_ASCII_200 "long_ascii_200"
+#define LONG_ASCII_255 "long_ascii_255"
+
+/* every shape of a hostile or odd domain name, and where it lands */
+static const struct name_case name_cases[] = {
+	{ "dot_dot", "..", "%2E.", 0 },
+	{ "dot", ".", "%2E", 0 },
+	{ "dot_dot_slash_dot_dot", "../..", "%2E.%2F..", 0 },
+	{ "slash", "/", "%2F", 0 },
+	{ "absolute_path", "/etc/passwd", "%2Fetc%2Fpasswd", 0 },
+	{ "traversal_inside", "a/../../b", "a%2F..%2F..%2Fb", 0 },
+	{ "space", "with space", "with%20space", 0 },
+	{ "unicode", "\xc3\xbcnic\xc3\xb6" "de", "%C3%BCnic%C3%B6de", 0 },
+	{ "leading_dot", ".hidden", "%2Ehidden", 0 },
+	{ "lock_file_name", ".lock", "%2Elock", 0 },
+	{ "latest", "latest", "latest", 0 },
+	{ "spool", "spool", "spool", 0 },
+	{ "newline", "a\nb", "a%0Ab", 0 },
+	{ "tab_and_terminal_escape", "a\tb\x1b[31m", "a%09b%1B%5B31m", 0 },
+	{ "delete_byte", "x\x7f", "x%7F", 0 },
+	{ "high_bytes", "\xff\xfe", "%FF%FE", 0 },
+	{ "percent", "%", "%25", 0 },
+	{ "escape_lookalike", "..%2F..", "%2E.%252F..", 0 },
+	{ "option_lookalike", "-rf", "-rf", 0 },
+	{ LONG_ASCII_200, NULL, NULL, 0 },
+	{ LONG_ASCII_255, NULL, NULL, 0 },
+	{ "long_unicode_200_fails", NULL, NULL, -ENAMETOOLONG },
+	{ "long_ascii_256_fails", NULL, NULL, -ENAMETOOLONG },
+	{ "escapes_past_name_max_fails", NULL, NULL, -ENAMETOOLONG },
+	{ "empty_fails", "", NULL, -EINVAL },
+};
+
+/* the long names of the table (caller frees) */
+static char *name_of(const struct name_case *c)
+{
+	if (c->name)
+		return strdup(c->name);
+	if (!strcmp(c->what, LONG_ASCII_200))
+		return repeat("a", 200);
+	if (!strcmp(c->what, LONG_ASCII_255))
+		return repeat("b", 255);
+	if (!strcmp(c->what, "long_unicode_200_fails"))
+		return repeat("\xc3\xbc", 200);	/* 1200 bytes escaped */
+	if (!strcmp(c->what, "long_ascii_256_fails"))
+		return repeat("c", 256);
+	return repeat("/", 86);	/* 86 bytes, 258 escaped */
+}
+
+/* entries right under the store root (domain directories, whatever their names) */
+static size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static void expect_mode(const char *path, mode_t mode)
+{
+	struct group *g = getgrnam("libvirt");
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	if ((st.st_mode & 07777) != mode)
+		fail_msg("%s: mode %o, want %o", path, st.st_mode & 07777, mode);
+	if (g && geteuid() == 0)
+		assert_int_equal(st.st_gid, g->gr_gid);
+}
+
+/* every name lands in exactly one directory right under the root, or is refused */
+static void domain_names_cannot_escape_the_root(void **state)
 {
 	const char *root = *state;
-	char *long_ascii = repeat("a", 200), *long_unicode = repeat("\xc3\xbc", 200);
-	const char *names[] = { "..", ".", "../..", "/", "/etc/passwd", "a/../../b", "with space",
-				"\xc3\xbcnic\xc3\xb6" "de", "..%2F..", "%", "-rf", long_ascii };
 	char real_root[PATH_MAX];
+	size_t made = 0;
 
 	assert_non_null(realpath(root, real_root));
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < sizeof(name_cases) / sizeof(name_cases[0]); i++) {
+		const struct name_case *c = &name_cases[i];
+		char *name = name_of(c);
 		struct vt_errbuf eb = { "" };
-		char esc[256], real[PATH_MAX], parent[PATH_MAX * 2];
-		struct vt_run run;
-
-		assert_int_equal(vt_store_escape(names[i], esc, sizeof(esc)), 0);
-		assert_null(strchr(esc, '/'));
-		assert_true(strcmp(esc, ".") && strcmp(esc, "..") && esc[0] != '.');
-		assert_int_equal(vt_run_create(names[i], NULL, &run, &eb), 0);
-		assert_string_equal(run.domain, names[i]);
-		assert_non_null(realpath(run.dir, real));
-		snprintf(parent, sizeof(parent), "%s/%s/%s", real_root, esc, run.id);
-		assert_string_equal(real, parent);
-		vt_run_close(&run);
-	}
-	/* 200 two-byte characters escape to 1200 bytes: refused, nothing created */
-	{
-		struct vt_errbuf eb = { "" };
+		char esc[NAME_MAX + 1], real[PATH_MAX], want[PATH_MAX * 2], ddir[PATH_MAX * 2];
+		struct stat st;
 		struct vt_run run;
 		char **doms;
 		size_t n;
+		bool listed = false;
 
-		assert_int_equal(vt_run_create(long_unicode, NULL, &run, &eb), -ENAMETOOLONG);
-		assert_non_null(strstr(eb.msg, "too long"));
-		assert_int_equal(vt_store_domains(&doms, &n), 0);
-		assert_int_equal(n, sizeof(names) / sizeof(names[0]));
-		/* listed back under their libvirt names */
-		for (size_t i = 0; i < n; i++) {
-			bool found = false;
+		printf("case %s\n", c->what);
+		if (c->err) {
+			size_t before = count_entries(root);
 
-			for (size_t j = 0; j < n; j++)
-				found |= !strcmp(doms[i], names[j]);
-			assert_true(found);
-			free(doms[i]);
+			assert_int_equal(vt_store_escape(name, esc, sizeof(esc)), c->err);
+			assert_int_equal(vt_run_create(name, NULL, &run, &eb), c->err);
+			assert_non_null(strstr(eb.msg, c->err == -EINVAL ? "empty" : "too long"));
+			assert_int_equal(count_entries(root), before);
+			free(name);
+			continue;
 		}
-		free(doms);
+		assert_int_equal(vt_store_escape(name, esc, sizeof(esc)), 0);
+		if (c->escaped)
+			assert_string_equal(esc, c->escaped);
+		assert_null(strchr(esc, '/'));
+		assert_true(esc[0] != '.' && strlen(esc) <= NAME_MAX);
+		assert_int_equal(vt_run_create(name, NULL, &run, &eb), 0);
+		made++;
+		assert_string_equal(run.domain, name);
+		/* the domain directory is a real directory right under the root */
+		snprintf(ddir, sizeof(ddir), "%s/%s", root, esc);
+		assert_int_equal(lstat(ddir, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		assert_non_null(realpath(run.dir, real));
+		snprintf(want, sizeof(want), "%s/%s/%s", real_root, esc, run.id);
+		assert_string_equal(real, want);
+		expect_mode(ddir, 0750);
+		expect_mode(run.dir, 0750);
+		snprintf(want, sizeof(want), "%s/manifest.json", run.dir);
+		expect_mode(want, 0640);
+		snprintf(want, sizeof(want), "%s/spool", run.dir);
+		expect_mode(want, 0750);
+		vt_run_close(&run);
+		/* found again by name, and listed back under it */
+		snprintf(want, sizeof(want), "%s", run.dir);
+		assert_int_equal(vt_run_open(name, NULL, &run, &eb), 0);
+		assert_string_equal(run.dir, want);
+		assert_int_equal(vt_store_domains(&doms, &n), 0);
+		assert_int_equal(n, made);
+		for (size_t j = 0; j < n; j++)
+			listed |= !strcmp(doms[j], name);
+		vt_strv_free(doms, n);
+		assert_true(listed);
+		free(name);
 	}
-	free(long_ascii);
-	free(long_unicode);
 }
 
 static void run_id_of(time_t t, char *out, size_t len)
@@ -309,7 +408,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(escape_keeps_safe_names),
-		cmocka_unit_test_setup_teardown(hostile_names_cannot_escape_the_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(domain_names_cannot_escape_the_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(collision_gets_a_suffix_and_latest_follows, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(list_sorts_by_time_then_suffix, setup, teardown),
