@@ -51,15 +51,18 @@ for _ in $(seq 900); do
 	sleep 0.2
 done
 [ -s "$run/spool/guest-boot1/info.json" ] || { tail -5 "$console"; vt_fail "$dom: no guest pages spooled in 180 s"; }
+vt_log "guest pages in the spool"
 sleep 3
 rec=$(pgrep -f "virt-trace record --domain $dom( |\$)")
 [ -n "$rec" ] && [ "$(wc -w <<<"$rec")" = 1 ] || vt_fail "$dom: cannot tell its recorder (pids: $rec)"
 kill -KILL "$rec"
 for _ in $(seq 50); do kill -0 "$rec" 2>/dev/null || break; sleep 0.1; done
-virsh_ destroy "$dom" >/dev/null 2>&1
-for _ in $(seq 50); do [ -d "$VT_TRACEFS/instances/virt-trace-$dom" ] || break; sleep 0.1; done
+# the spool as the dead recorder left it (the hook's next call recovers the run)
 cp -a "$run" pristine
+virsh_ destroy "$dom" >/dev/null 2>&1
+vt_wait_final "$dom" 60 >/dev/null || vt_fail "$dom: not finalized after destroy"
 rm -rf "$run"
+[ -d pristine/spool/guest-boot1 ] || vt_fail "no guest spool in the copy"
 vt_log "guest pages of $dom spooled ($(cat pristine/spool/guest-boot1/cpu*.raw | wc -c) bytes); recorder killed"
 
 outside=$VT_STORE/$dom/escaped-$$
