@@ -32,6 +32,10 @@ mkrun()
 import json, sys
 p, name, rid, state = sys.argv[1:]
 m = json.load(open(p))
+sb = m.get('guest_sandbox', {})
+if not (sb.get('no_new_privs') and sb.get('capabilities') == '0x0' and
+        (sb.get('writes_confined') or not sb.get('landlock_abi'))):
+    sys.exit('FAIL: merge did not run sandboxed: %r' % sb)
 m.update(domain={'name': name, 'uuid': '00000000-0000-0000-0000-000000000001'}, run_id=rid,
          state=state, started='2026-12-01T10:00:00Z', finished='2026-12-01T10:01:05Z')
 m['warnings'].append('a warning for show')
