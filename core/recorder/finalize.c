@@ -498,7 +498,7 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	struct rec_page_stats st = { 0 };
 	struct vt_tsc_scale scale = { 0 };
 	char spool[PATH_MAX], path[PATH_MAX], finished[32];
-	char guest_failure[VT_ERRBUF_LEN + 128], why[2 * VT_ERRBUF_LEN + 256];
+	char guest_failure[VT_ERRBUF_LEN + 128] = "", why[2 * VT_ERRBUF_LEN + 256];
 	uint64_t trace_id = 0, events = 0, lost = 0;
 	int r;
 

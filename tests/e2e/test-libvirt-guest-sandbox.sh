@@ -35,8 +35,9 @@ rc=$?
 
 # 1. A run with guest pages in its spool, its recorder killed.
 VT_DOMAINS+=("$dom")
-# host events of QEMU's threads too, so that the host half has pages to lose
-sed -e "s|@NAME@|$dom|g" -e 's|<vt:guest |<vt:host events="sched:sched_switch,sched:sched_wakeup"/><vt:guest |' -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
+# host events of QEMU's threads in a small buffer (its readers wake at half full),
+# so that the host half has pages in the spool
+sed -e "s|@NAME@|$dom|g" -e 's|<vt:guest |<vt:host events="sched:sched_switch,sched:sched_wakeup" buffer-kb="64"/><vt:guest |' -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
 	-e "s|@CONSOLE@|$console|g" "$VT_SOURCE_DIR/examples/demo-domain.xml" >dom.xml
 mkdir -p "${console%/*}"
 : >"$console"
@@ -47,7 +48,8 @@ run=$("$VT_CLI" path "$dom") || vt_fail "virt-trace path $dom failed"
 id=${run##*/}
 for _ in $(seq 900); do
 	[ -s "$run/spool/guest-boot1/info.json" ] &&
-		[ "$(cat "$run"/spool/guest-boot1/cpu*.raw 2>/dev/null | wc -c)" -gt 8192 ] && break
+		[ "$(cat "$run"/spool/guest-boot1/cpu*.raw 2>/dev/null | wc -c)" -gt 8192 ] &&
+		[ "$(cat "$run"/spool/main/cpu*.raw 2>/dev/null | wc -c)" -gt 0 ] && break
 	[ "$(virsh_ domstate "$dom" 2>/dev/null)" = running ] || vt_fail "$dom stopped while booting"
 	sleep 0.2
 done
