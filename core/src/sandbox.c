@@ -121,8 +121,10 @@ int vt_sandbox_caps(uint64_t *eff, uint64_t *prm, uint64_t *inh, uint64_t *bnd)
 	if (inh)
 		*inh = (uint64_t)d[1].inheritable << 32 | d[0].inheritable;
 	if (bnd) {
+		unsigned last = last_cap();
+
 		*bnd = 0;
-		for (unsigned c = 0; c <= last_cap(); c++)
+		for (unsigned c = 0; c <= last; c++)
 			if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
 				*bnd |= 1ull << c;
 	}
@@ -212,7 +214,7 @@ static int drop_inheritance(uint64_t keep, struct vt_errbuf *eb)
 				strerror(errno));
 	if (!(eff & CAP_SETPCAP_BIT))
 		return 0;	/* an unprivileged caller: no_new_privs does the rest */
-	for (unsigned c = 0; c <= last_cap(); c++)
+	for (unsigned c = 0, last = last_cap(); c <= last; c++)
 		if ((bnd & (1ull << c)) && !(keep & (1ull << c)) &&
 		    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
 			return vtc_errf(eb, errno, "dropping capability %u from the bounding set: "
@@ -328,7 +330,7 @@ static int read_back(struct vt_sandbox_info *info)
 				&info->cap_inheritable, &info->cap_bounding);
 
 	info->cap_ambient = 0;
-	for (unsigned c = 0; !r && c <= last_cap(); c++)
+	for (unsigned c = 0, last = last_cap(); !r && c <= last; c++)
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) == 1)
 			info->cap_ambient |= 1ull << c;
 	info->no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;

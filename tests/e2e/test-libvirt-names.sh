@@ -22,7 +22,6 @@ names=("..${tag}" ".${tag}-hidden" "latest" "${tag} with space" "${tag}-ünicöd
 	"${tag}"$'\t'"tab" "%2F..${tag}" "-rf${tag}" "${tag}-$(printf 'a%.0s' $(seq 180))")
 toolong="${tag}-$(printf 'ü%.0s' $(seq 100))"
 defined=()
-made_dirs=()
 
 cleanup()
 {
@@ -31,9 +30,13 @@ cleanup()
 		virsh_ destroy --domain "$n" >/dev/null 2>&1
 		virsh_ undefine --domain "$n" >/dev/null 2>&1
 	done
-	# by the directory `virt-trace path` gave, checked to be right under the store
-	for d in "${made_dirs[@]}"; do
-		[ "$(dirname "$d")" = "$VT_STORE" ] && [ "${d##*/}" != .. ] && rm -rf "$d"
+	# by the directory `virt-trace path` gives, checked to be right under the store
+	for n in "${defined[@]}"; do
+		d=$("$VT_CLI" path -- "$n" 2>/dev/null) || continue
+		d=$(dirname "$d")
+		[ "$(dirname "$d")" = "$VT_STORE" ] && [ "${d##*/}" != .. ] || continue
+		flock -w 20 "$d/.lock" true 2>/dev/null	# a recorder still finalizing
+		rm -rf "$d"
 	done
 	return 0
 }
@@ -94,13 +97,18 @@ for n in "${names[@]}"; do
 	define "$n" || { cat define.out; vt_fail "libvirt refused '$n'"; }
 	defined+=("$n")
 	virsh_ start --domain "$n" >/dev/null || vt_fail "virsh start '$n' failed"
+done
+for n in "${names[@]}"; do
 	wait_state "$n" 10 recording >/dev/null || vt_fail "'$n': the hook started no recording"
-	sleep 0.5
+done
+sleep 0.5
+for n in "${names[@]}"; do
 	virsh_ destroy --domain "$n" >/dev/null || vt_fail "virsh destroy '$n' failed"
+done
+for n in "${names[@]}"; do
 	st=$(wait_state "$n" 20 complete incomplete failed) || vt_fail "'$n': run not final ($st)"
 	dir=$("$VT_CLI" path -- "$n") || vt_fail "virt-trace path '$n' failed"
 	ddir=$(dirname "$dir")
-	made_dirs+=("$ddir")
 	[ "$(dirname "$ddir")" = "$VT_STORE" ] || vt_fail "'$n': run dir $dir is not right under $VT_STORE"
 	[ "$(realpath "$dir")" = "$dir" ] || vt_fail "'$n': $dir resolves to $(realpath "$dir")"
 	esc=${ddir##*/}
