@@ -9,7 +9,9 @@
 # workload's sched_switch events; the manifest's offset source is probe with
 # error_ticks > 0; every guest event lies within the run's host time; the
 # msr:write_msr marker of wrtsc (MSR 0x10) stands in guest.dat and the manifest
-# names a boundary or marker for it (tests/e2e/agent-checks.py).
+# names a boundary or marker for it (tests/e2e/agent-checks.py); the guest step
+# ran sandboxed (guest_sandbox) and the recorder kept at most CAP_CHOWN and
+# CAP_SETPCAP (recorder.privileges).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 vt_time_limit 240 "$@"
@@ -63,6 +65,18 @@ state=$(vt_latest_state "$dom")
 	vt_fail "$dom: no guest.dat in $dir (the agent's half is missing)"
 }
 cp "$dir/manifest.json" manifest.json
+# the recorder's guest step ran sandboxed, and the recorder itself kept only two capabilities
+python3 - manifest.json <<'PY' || vt_fail "$dom: guest step or recorder not confined (manifest above)"
+import json, sys
+m = json.load(open(sys.argv[1]))
+sb, rp = m.get("guest_sandbox", {}), m.get("recorder", {}).get("privileges", {})
+print("guest_sandbox:", sb, "\nrecorder.privileges:", rp)
+ok = (sb.get("no_new_privs") is True and sb.get("capabilities") == "0x0" and
+      sb.get("bounding_set") == "0x0" and sb.get("writes_confined") is True and
+      sb.get("result") == "ok" and rp.get("no_new_privs") is True and
+      int(rp.get("capabilities", "0xffff"), 16) & ~0x101 == 0)
+sys.exit(not ok)
+PY
 
 # 4. trace-cmd reads them, alone and together (host first).
 trace-cmd report --raw-ts -i "$dir/guest.dat" >guest.txt 2>guest.err ||
