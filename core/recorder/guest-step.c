@@ -56,7 +56,6 @@ struct step {
 static void test_fault(struct json_object *root)
 {
 	const char *f = getenv("VT_TEST_GUEST_STEP");
-	int fd;
 
 	if (!f)
 		return;
@@ -66,7 +65,7 @@ static void test_fault(struct json_object *root)
 		for (;;)
 			pause();
 	if (!strncmp(f, "write:", 6)) {
-		fd = open(f + 6, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		int fd = open(f + 6, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		vt_manifest_add_warning(root, "test: guest step writing %s: %s", f + 6,
 					fd < 0 ? strerror(errno) : "written");
 		if (fd >= 0)
