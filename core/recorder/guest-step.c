@@ -51,7 +51,8 @@ struct step {
 
 /*
  * VT_TEST_GUEST_STEP: a misbehaving guest step for the tests, after the sandbox is in
- * force: "crash", "hang", or "write:PATH" (tries to create PATH, says how it went).
+ * force: "crash", "hang", "write:PATH" (tries to create PATH, says how it went), or
+ * "lie" (reports host.dat as one of its guest files).
  */
 static void test_fault(struct json_object *root)
 {
@@ -130,6 +131,14 @@ static int step_child(void *arg, int fd, const struct vt_sandbox_info *info)
 				       json_object_get(get(s->root, "foreign_writes")));
 	}
 	json_object_object_add(res, "files", files_json(out));
+	if (getenv("VT_TEST_GUEST_STEP") && !strcmp(getenv("VT_TEST_GUEST_STEP"), "lie")) {
+		struct json_object *f = json_object_new_object();
+
+		json_object_object_add(f, "name", json_object_new_string("../host.dat"));
+		json_object_object_add(f, "trace_id", json_object_new_uint64(1));
+		json_object_object_add(f, "tids", json_object_new_array());
+		json_object_array_add(get(res, "files"), f);
+	}
 	if (write_line(fd, res) < 0)
 		return 1;
 	json_object_put(res);

@@ -13,6 +13,7 @@
 #           (EACCES), nothing created, the run still converts
 #   crash   SIGSEGV: host.dat whole and readable by trace-cmd, no guest file,
 #           state incomplete with the reason, guest_sandbox.result says so
+#   lie     reports ../host.dat as a guest file of its own: refused, the same
 #   hang    killed at its deadline (VT_GUEST_STEP_TIMEOUT_MS=3000): the same
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -144,6 +145,10 @@ check write ok || exit 1
 case_run crash VT_TEST_GUEST_STEP=crash
 check crash "killed by signal 11" || exit 1
 grep -q guest crash.ls && vt_fail "crash: guest files left in the run directory: $(cat crash.ls)"
+
+case_run lie VT_TEST_GUEST_STEP=lie
+check lie "do not hold together" || exit 1
+grep -q guest lie.ls && vt_fail "lie: guest files left in the run directory: $(cat lie.ls)"
 
 t0=$(date +%s%N)
 case_run hang VT_TEST_GUEST_STEP=hang VT_GUEST_STEP_TIMEOUT_MS=3000
