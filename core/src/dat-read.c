@@ -1275,7 +1275,11 @@ static int open_v7(struct vt_dat *d, struct src *s, struct vt_errbuf *eb)
  */
 static int tep_add_cmdlines(struct vt_dat *d, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end;
+
+	if (!text)	/* a file without the section */
+		return 0;
+	end = text + len;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -1306,7 +1310,11 @@ static int tep_add_cmdlines(struct vt_dat *d, const char *text, size_t len)
  */
 static int tep_add_printk(struct vt_dat *d, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end;
+
+	if (!text)	/* a file without the section */
+		return 0;
+	end = text + len;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
