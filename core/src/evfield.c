@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Event ids and field positions from a file's formats; bounded field reads.
+ * Event ids and field positions from a file's formats; bounded field reads; records
+ * printed by libtraceevent from a padded copy.
  */
 #include <errno.h>
 #include <event-parse.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "evfield.h"
 #include "util.h"
@@ -40,4 +44,265 @@ int vtc_field_u64(const struct vtc_evdesc *d, unsigned i, const struct vt_event 
 	memcpy(&v, (const char *)ev->data + f->offset, (size_t)f->size);
 	*ret = le64toh(v);
 	return 0;
+}
+
+/* a dynamic field's u32 holds offset (low 16 bits) and length (high 16 bits) */
+#define DYN_REACH (0xffffu + 0xffffu + 1)
+
+static int fields_extent(const struct tep_format_field *f, size_t *ext)
+{
+	for (; f; f = f->next) {
+		size_t end;
+
+		if (f->offset < 0 || f->size < 0)
+			return vtc_err(EBADMSG);
+		end = (size_t)f->offset + (size_t)f->size;
+		if (f->flags & TEP_FIELD_IS_RELATIVE)
+			end = (size_t)f->offset + 4 + DYN_REACH;
+		else if (f->flags & TEP_FIELD_IS_DYNAMIC)
+			end = end > DYN_REACH ? end : DYN_REACH;
+		if (end > VTC_PRINT_MAX_EXTENT)
+			return vtc_err(EBADMSG);
+		if (end > *ext)
+			*ext = end;
+	}
+	return 0;
+}
+
+int vtc_event_extent(const struct tep_event *event, size_t *ret)
+{
+	size_t ext = 0;
+	int r = fields_extent(event->format.common_fields, &ext);
+
+	if (!r)
+		r = fields_extent(event->format.fields, &ext);
+	if (!r)
+		*ret = ext;
+	return r;
+}
+
+void vtc_print_buf_fini(struct vtc_print_buf *pb)
+{
+	free(pb->buf);
+	pb->buf = NULL;
+	pb->cap = 0;
+}
+
+int vtc_print_event(struct tep_handle *tep, const struct tep_event *event,
+		    const struct tep_record *rec, struct vtc_print_buf *pb, struct trace_seq *s)
+{
+	struct tep_record copy = *rec;
+	size_t ext, size = rec->size > 0 ? (size_t)rec->size : 0, need;
+
+	if (vtc_event_extent(event, &ext) < 0) {
+		trace_seq_puts(s, "[malformed format]");
+		return 0;
+	}
+	/* the record, then zeros to the extent and one more (the NUL of any string) */
+	need = (size > ext ? size : ext) + 1;
+	if (need > pb->cap) {
+		uint8_t *nb = realloc(pb->buf, need);
+
+		if (!nb)
+			return vtc_err(ENOMEM);
+		memset(nb + pb->cap, 0, need - pb->cap);
+		pb->buf = nb;
+		pb->cap = need;
+	}
+	memcpy(pb->buf, rec->data, size);
+	copy.data = pb->buf;
+	/* the record as long as its fields say: a field past its end reads zeros (and a
+	 * "char x[]" running to the end has no negative length) */
+	copy.size = (int)(size > ext ? size : ext);
+	tep_print_event(tep, s, &copy, "%s", TEP_PRINT_INFO);
+	memset(pb->buf, 0, size);
+	return 0;
+}
+
+/* ---- formats: divisions libtraceevent may make by zero ---- */
+
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* after a divisor: nothing that could extend it (end, ',', ')', '?', ':', ';') */
+static bool divisor_ends(const char *p, const char *end)
+{
+	p = skip_space(p, end);
+	return p == end || strchr(",)?:;", *p);
+}
+
+/* a non-zero integer literal (decimal, octal or hex, with U/L suffixes) */
+static bool nonzero_literal(const char *p, const char *end, const char **ret)
+{
+	bool nonzero = false, hex = false;
+
+	if (p + 1 < end && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		hex = true;
+		p += 2;
+	}
+	if (p == end || !(hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+		return false;
+	while (p < end && (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+		nonzero |= *p++ != '0';
+	while (p < end && strchr("uUlL", *p))
+		p++;
+	*ret = p;
+	return nonzero && (p == end || !isalnum((unsigned char)*p));
+}
+
+/* is the divisor at @p (just after the operator) safe? */
+static bool safe_divisor(const char *p, const char *end)
+{
+	unsigned open = 0;
+	const char *q;
+
+	p = skip_space(p, end);
+	while (p < end && *p == '(') {	/* (1000) or ((u64)1000) are not folded away */
+		open++;
+		p = skip_space(p + 1, end);
+	}
+	if (!nonzero_literal(p, end, &q))
+		return false;
+	while (open--) {
+		q = skip_space(q, end);
+		if (q == end || *q != ')')
+			return false;
+		q++;
+	}
+	return divisor_ends(q, end);
+}
+
+/* whether a "field:TYPE NAME[...];" line of @fields..@fend declares @name */
+static bool field_declared(const char *fields, const char *fend, const char *name, size_t n)
+{
+	for (const char *p = fields; p < fend;) {
+		const char *f = memmem(p, (size_t)(fend - p), "field:", 6), *semi, *e;
+
+		if (!f)
+			return false;
+		f += 6;
+		semi = memchr(f, ';', (size_t)(fend - f));
+		if (!semi)
+			return false;
+		e = semi;
+		if (e > f && e[-1] == ']')	/* an array: the name is before '[' */
+			while (e > f && *e != '[')
+				e--;
+		while (e > f && isspace((unsigned char)e[-1]))
+			e--;
+		if ((size_t)(e - f) >= n && !memcmp(e - n, name, n)) {
+			const char *before = e - n;
+
+			if (before == f || !(isalnum((unsigned char)before[-1]) || before[-1] == '_'))
+				return true;
+		}
+		p = semi + 1;
+	}
+	return false;
+}
+
+/*
+ * The print section (from the "print" line on) as the kernel writes it: one line of
+ * printable ASCII, string literals closed, char literals of one (escaped) character,
+ * brackets nested and balanced (libtraceevent 1.7 dereferences NULL on many a syntax
+ * error), and only safe divisions.
+ */
+static bool print_section_safe(const char *text, const char *p, const char *end)
+{
+	const char *fields = text, *fend = p;
+	char stack[64];
+	unsigned depth = 0;
+
+	while (p < end && end[-1] == '\n')
+		end--;
+	for (; p < end; p++) {
+		if (*p < 0x20 || *p > 0x7e)
+			return false;
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\' && ++p == end)
+					return false;
+			if (p == end)
+				return false;
+			continue;
+		}
+		if (*p == '\'') {
+			p += p + 1 < end && p[1] == '\\' ? 2 : 1;
+			if (p + 1 >= end || p[1] != '\'' || *p == '\'')
+				return false;
+			p++;
+			continue;
+		}
+		if (strchr("([{", *p)) {
+			if (depth == sizeof(stack))
+				return false;
+			stack[depth++] = *p == '(' ? ')' : *p == '[' ? ']' : '}';
+		} else if (strchr(")]}", *p)) {
+			if (!depth || stack[--depth] != *p)
+				return false;
+		}
+		if ((*p == '/' || *p == '%') && !safe_divisor(p + 1, end))
+			return false;
+		/* libtraceevent 1.7 parses no print fmt with sizeof (the kernel's 7 fail)
+		 * and has use-after-frees on the way */
+		if ((size_t)(end - p) >= 6 && !memcmp(p, "sizeof", 6))
+			return false;
+		/* and dereferences NULL for a REC->x of no field x */
+		if ((size_t)(end - p) >= 5 && !memcmp(p, "REC->", 5)) {
+			const char *name = p + 5, *q = name;
+
+			while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
+				q++;
+			if (q == name || !field_declared(fields, fend, name, (size_t)(q - name)))
+				return false;
+			p = q - 1;
+		}
+	}
+	return depth == 0;
+}
+
+/* the first line that starts (after blanks) with the word "print", or NULL */
+static const char *print_line(const char *text, const char *end)
+{
+	for (const char *line = text; line < end;) {
+		const char *p = line, *nl;
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((size_t)(end - p) >= 5 && !memcmp(p, "print", 5) &&
+		    (end - p == 5 || !(isalnum((unsigned char)p[5]) || p[5] == '_')))
+			return line;
+		nl = memchr(line, '\n', (size_t)(end - line));
+		line = nl ? nl + 1 : end;
+	}
+	return NULL;
+}
+
+int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys)
+{
+	const char *end = text + len, *pf = print_line(text, end);
+	const char *quote = NULL;
+	char *copy;
+	int r;
+
+	for (const char *p = text; p < end && !quote; p++)
+		if (*p == '"' || *p == '\'')
+			quote = p;
+	/* kernel formats quote nothing before the print line: one that does may hide where
+	 * libtraceevent's print section starts */
+	if (quote && (!pf || quote < pf))
+		return vtc_err(EBADMSG);
+	if (!pf || print_section_safe(text, pf, end))
+		return tep_parse_event(tep, text, len, sys);
+	/* the fields without the print format */
+	copy = strndup(text, (size_t)(pf - text));
+	if (!copy)
+		return vtc_err(ENOMEM);
+	r = tep_parse_event(tep, copy, (size_t)(pf - text), sys);
+	free(copy);
+	return r < 0 && r != -ENOMEM ? r : 1;
 }
