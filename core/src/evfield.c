@@ -176,6 +176,87 @@ static bool safe_divisor(const char *p, const char *end)
 	return divisor_ends(q, end);
 }
 
+/* @p..@e starts with @word; then *ret just after it */
+static bool eat(const char *p, const char *e, const char *word, const char **ret)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(e - p) < n || memcmp(p, word, n))
+		return false;
+	*ret = p + n;
+	return true;
+}
+
+/* "key:<digits>;" after blanks */
+static bool eat_number(const char *p, const char *e, const char *key, const char **ret)
+{
+	const char *d;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (!eat(p, e, key, &p))
+		return false;
+	for (d = p; p < e && isdigit((unsigned char)*p); p++)
+		;
+	if (p == d || p == e || *p != ';')
+		return false;
+	*ret = p + 1;
+	return true;
+}
+
+/*
+ * One line before the print line, as tracefs writes it: "name: N", "ID: N", "format:",
+ * "\tfield:DECL;\toffset:N;\tsize:N;\tsigned:N;" or blank (libtraceevent 1.7 crashes on
+ * malformed field lines).
+ */
+static bool format_line_ok(const char *p, const char *e)
+{
+	const char *q;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == e)
+		return true;
+	if (eat(p, e, "name: ", &q) || eat(p, e, "ID: ", &q)) {
+		bool id = *p == 'I';
+
+		if (q == e)
+			return false;
+		for (; q < e; q++)
+			if (id ? !isdigit((unsigned char)*q) : !(isalnum((unsigned char)*q) || *q == '_'))
+				return false;
+		return true;
+	}
+	if (eat(p, e, "format:", &q))
+		return q == e;
+	if (!eat(p, e, "field:", &q))
+		return false;
+	for (p = q; p < e && *p != ';'; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\'')
+			return false;
+	if (p == q || p == e)
+		return false;
+	p++;
+	if (!eat_number(p, e, "offset:", &p) || !eat_number(p, e, "size:", &p) ||
+	    !eat_number(p, e, "signed:", &p))
+		return false;
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	return p == e;
+}
+
+static bool format_lines_ok(const char *text, const char *end)
+{
+	for (const char *line = text; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line)), *e = nl ? nl : end;
+
+		if (!format_line_ok(line, e))
+			return false;
+		line = nl ? nl + 1 : end;
+	}
+	return true;
+}
+
 /* whether a "field:TYPE NAME[...];" line of @fields..@fend declares @name */
 static bool field_declared(const char *fields, const char *fend, const char *name, size_t n)
 {
@@ -221,6 +302,10 @@ static bool print_section_safe(const char *text, const char *p, const char *end)
 		end--;
 	for (; p < end; p++) {
 		if (*p < 0x20 || *p > 0x7e)
+			return false;
+		/* outside literals: what C expressions of the kernel's formats are made of */
+		if (*p != '"' && *p != '\'' && !isalnum((unsigned char)*p) &&
+		    !strchr(" \t_()[]{}+-*/%&|^~!<>=?:,.", *p))
 			return false;
 		if (*p == '"') {
 			for (p++; p < end && *p != '"'; p++)
@@ -294,7 +379,7 @@ int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const
 			quote = p;
 	/* kernel formats quote nothing before the print line: one that does may hide where
 	 * libtraceevent's print section starts */
-	if (quote && (!pf || quote < pf))
+	if ((quote && (!pf || quote < pf)) || !format_lines_ok(text, pf ? pf : end))
 		return vtc_err(EBADMSG);
 	if (!pf || print_section_safe(text, pf, end))
 		return tep_parse_event(tep, text, len, sys);

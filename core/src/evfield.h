@@ -40,13 +40,15 @@ int vtc_field_u64(const struct vtc_evdesc *d, unsigned i, const struct vt_event 
 
 /*
  * vtc_format_parse - tep_parse_event of one format text of a file (possibly a hostile
- * guest's). libtraceevent 1.7 divides without a zero check when it folds constants at
- * parse time and when it evaluates print arguments at print time, and it cannot parse
- * sizeof (with use-after-frees on the way), and it dereferences NULL on many a syntax
- * error or REC->x of no field x: a format whose print section is not one well-formed
- * line, names a field it does not have, uses sizeof, or divides (/ or %) by anything but
- * a non-zero literal is parsed without it (its records print as their fields; returns 1). A text that quotes anything before its
- * "print" line is refused (-EBADMSG). Else tep_parse_event's result.
+ * guest's), checked first: libtraceevent 1.7 crashes on malformed field lines and on
+ * many a syntax error or REC->x of no field x in the print section, cannot parse sizeof
+ * (with use-after-frees on the way), and divides without a zero check when it folds
+ * constants at parse time and evaluates print arguments at print time. A text whose
+ * lines before "print" are not name/ID/format/field lines as tracefs writes them is
+ * refused (-EBADMSG). A print section that is not one well-formed line of C expression
+ * characters, names a field the format lacks, uses sizeof, or divides (/ or %) by
+ * anything but a non-zero literal is left out: the event keeps its fields and prints
+ * them raw (returns 1). Else tep_parse_event's result.
  */
 int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys);
 

@@ -237,6 +237,8 @@ static void print_fmt_malformed_or_naming_no_field_fails(void **state)
 		"print fmt: \"%u\", REC->",
 		"print fmt: \"%u\", REC->a\n, REC->b",
 		"print fmt: \"%u\", REC->a \x01",
+		"print fmt: \"%s\", __print_symbol#c(REC->a, { 0, \"x\" })",
+		"print fmt: \"%u\", ({ int x = REC->a; x; })",
 	};
 	struct tep_handle *tep;
 	struct tep_event *event;
@@ -247,6 +249,35 @@ static void print_fmt_malformed_or_naming_no_field_fails(void **state)
 			fail_msg("kept: %s", fmts[i]);
 		assert_non_null(event);
 		assert_non_null(tep_find_field(event, "a"));
+		tep_free(tep);
+	}
+}
+
+/* fuzz-format: libtraceevent crashes (NULL strcmp) on garbage in the field lines */
+static void format_with_malformed_field_line_fails(void **state)
+{
+	static const char *const bad[] = {
+		"\tfield:char prev_comm[\xd8\xc9;\toffset:8;\tsize:16;\tsigned:0;\n",
+		"\tfield:pid_t p\xff\xff;\toffset:24;\tsize:4;\tsigned:1;\n",
+		"\tfield:int x;\toffset:24;\tsize:;\tsigned:1;\n",
+		"\tfield:int x;\toffset:24;\tsize:4\n",
+		"\tfield:;\toffset:24;\tsize:4;\tsigned:1;\n",
+		"\tfield:int x;\toffset:24;\tsize:4;\tsigned:1; junk\n",
+		"\tfiled:int x;\toffset:24;\tsize:4;\tsigned:1;\n",
+		"ID: 12x\n",
+		"name: a b\n",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[1024];
+		struct tep_handle *tep = tep_alloc();
+
+		assert_non_null(tep);
+		snprintf(text, sizeof(text), "name: m\nID: 13\nformat:\n" COMMON "%s\n"
+			 "print fmt: \"%%d\", REC->common_pid\n", bad[i]);
+		if (vtc_format_parse(tep, text, strlen(text), "test") != -EBADMSG)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(tep_get_events_count(tep), 0);
 		tep_free(tep);
 	}
 }
@@ -300,6 +331,7 @@ int main(void)
 		cmocka_unit_test(print_fmt_dividing_by_literals_is_kept),
 		cmocka_unit_test(print_fmt_dividing_by_zero_or_a_field_fails),
 		cmocka_unit_test(print_fmt_malformed_or_naming_no_field_fails),
+		cmocka_unit_test(format_with_malformed_field_line_fails),
 		cmocka_unit_test(format_quoting_before_its_print_line_fails),
 		cmocka_unit_test(field_u64_reads_only_inside_the_payload),
 	};
