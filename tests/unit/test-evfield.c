@@ -105,6 +105,9 @@ static void unterminated_string_record_prints_only_its_bytes(void **state)
 	vtc_put_le64(mem + 8, 0);
 	memcpy(mem + 16, "abcd", 4);
 	assert_string_equal(print(tep, event, mem, 20), "0x0: abcd");
+	/* shorter than the format's fields: "char buf[]" once got a negative length
+	 * (malloc of 4 GiB); the missing bytes read as zeros */
+	assert_string_equal(print(tep, event, mem, 12), "0x0: ");
 	tep_free(tep);
 }
 
