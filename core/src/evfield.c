@@ -92,7 +92,7 @@ int vtc_print_event(struct tep_handle *tep, const struct tep_event *event,
 		    const struct tep_record *rec, struct vtc_print_buf *pb, struct trace_seq *s)
 {
 	struct tep_record copy = *rec;
-	size_t ext, size = rec->size > 0 ? (size_t)rec->size : 0, need;
+	size_t ext = 0, size = rec->size > 0 ? (size_t)rec->size : 0, need;
 
 	if (vtc_event_extent(event, &ext) < 0) {
 		trace_seq_puts(s, "[malformed format]");
