@@ -286,6 +286,83 @@ static bool field_declared(const char *fields, const char *fend, const char *nam
 	return false;
 }
 
+static const char *ident_end(const char *p, const char *end)
+{
+	while (p < end && (isalnum((unsigned char)*p) || *p == '_'))
+		p++;
+	return p;
+}
+
+/* "(NAME)" after a getter: NAME a field of the format; *ret after the ')' */
+static bool getter_arg(const char *p, const char *end, const char *fields, const char *fend,
+		       const char **ret)
+{
+	const char *name, *q;
+
+	p = skip_space(p, end);
+	if (p == end || *p != '(')
+		return false;
+	name = skip_space(p + 1, end);
+	q = ident_end(name, end);
+	if (q == name || !field_declared(fields, fend, name, (size_t)(q - name)))
+		return false;
+	q = skip_space(q, end);
+	if (q == end || *q != ')')
+		return false;
+	*ret = q + 1;
+	return true;
+}
+
+static bool is_word(const char *p, size_t n, const char *const *words)
+{
+	for (size_t i = 0; words[i]; i++)
+		if (strlen(words[i]) == n && !memcmp(p, words[i], n))
+			return true;
+	return false;
+}
+
+/*
+ * The helpers libtraceevent takes a field's name in: __get_str(f) and the like must
+ * name a field, and the first argument of __print_hex, __print_hex_str and
+ * __print_array must be REC->f or __get_dynamic_array(f) (libtraceevent reads any
+ * other argument as a field: type confusion, a wild pointer).
+ */
+static bool helper_ok(const char *id, const char *idend, const char *end, const char *fields,
+		      const char *fend)
+{
+	static const char *const getters[] = {
+		"__get_str", "__get_dynamic_array", "__get_dynamic_array_len", "__get_bitmask",
+		"__get_rel_str", "__get_rel_dynamic_array", "__get_rel_dynamic_array_len",
+		"__get_rel_bitmask", "__get_sockaddr", "__get_rel_sockaddr", NULL,
+	};
+	static const char *const arrays[] = { "__print_hex", "__print_hex_str", "__print_array",
+					       NULL };
+	static const char *const array_getters[] = { "__get_dynamic_array",
+						     "__get_rel_dynamic_array", NULL };
+	size_t n = (size_t)(idend - id);
+	const char *p, *q;
+
+	if (is_word(id, n, getters))
+		return getter_arg(idend, end, fields, fend, &q);
+	if (!is_word(id, n, arrays))
+		return true;
+	p = skip_space(idend, end);
+	if (p == end || *p != '(')
+		return false;
+	p = skip_space(p + 1, end);
+	q = ident_end(p, end);
+	if ((size_t)(end - p) >= 5 && !memcmp(p, "REC->", 5)) {
+		q = ident_end(p + 5, end);
+		if (q == p + 5 || !field_declared(fields, fend, p + 5, (size_t)(q - p - 5)))
+			return false;
+	} else if (!is_word(p, (size_t)(q - p), array_getters) ||
+		   !getter_arg(q, end, fields, fend, &q)) {
+		return false;
+	}
+	q = skip_space(q, end);
+	return q < end && *q == ',';
+}
+
 /*
  * The print section (from the "print" line on) as the kernel writes it: one line of
  * printable ASCII, string literals closed, char literals of one (escaped) character,
@@ -336,6 +413,13 @@ static bool print_section_safe(const char *text, const char *p, const char *end)
 		 * and has use-after-frees on the way */
 		if ((size_t)(end - p) >= 6 && !memcmp(p, "sizeof", 6))
 			return false;
+		if ((isalpha((unsigned char)*p) || *p == '_') &&
+		    (p == fend || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+			const char *q = ident_end(p, end);
+
+			if (!helper_ok(p, q, end, fields, fend))
+				return false;
+		}
 		/* and dereferences NULL for a REC->x of no field x */
 		if ((size_t)(end - p) >= 5 && !memcmp(p, "REC->", 5)) {
 			const char *name = p + 5, *q = name;

@@ -169,6 +169,7 @@ static void print_fmt_dividing_by_literals_is_kept(void **state)
 		"print fmt: \"a=%u\", (REC->a / 0x10) - 1",
 		"print fmt: \"x/y %s\", REC->a ? \"a/0\" : \"b%0\"",
 		"print fmt: \"%c %u\", REC->a ? 'y' : '\\n', REC->b",
+		"print fmt: \"%s\", __print_hex(REC->a, 4)",
 	};
 	struct tep_handle *tep;
 	struct tep_event *event;
@@ -242,6 +243,11 @@ static void print_fmt_malformed_or_naming_no_field_fails(void **state)
 		"print fmt: \"%u\", REC->a \x01",
 		"print fmt: \"%s\", __print_symbol#c(REC->a, { 0, \"x\" })",
 		"print fmt: \"%u\", ({ int x = REC->a; x; })",
+		/* fuzz-format: __print_hex of a non-field read as a field (wild pointer) */
+		"print fmt: \"%s\", __print_hex(RE-C>a, REC->b)",
+		"print fmt: \"%s\", __print_array(REC->a + 1, 2, 4)",
+		"print fmt: \"%s\", __print_hex_str(__get_dynamic_array(nosuch), 4)",
+		"print fmt: \"%s\", __get_str(nosuch)",
 	};
 	struct tep_handle *tep;
 	struct tep_event *event;
