@@ -5,7 +5,8 @@
 # from the seeds and the corpus kept in BUILD/tests/fuzz/work/<harness>/ (which grows
 # from run to run). Prints per harness: execs, execs/s, corpus size and crashes (an
 # input that crashes, leaks or times out stops that harness and is kept in
-# work/<harness>/artifacts/). Exit status 1 when any harness found something.
+# work/<harness>/artifacts/). A new random seed each run ($VT_FUZZ_SEED to repeat one).
+# Exit status 1 when any harness found something.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +43,7 @@ fz=$build/tests/fuzz
 printf '%-11s %12s %9s %8s %8s\n' harness execs exec/s corpus crashes
 status=0
 for n in "${names[@]}"; do
-	out=$(VT_FUZZ_SECONDS=$secs bash "$root/tests/fuzz/run.sh" "$fz/fuzz-$n" "$n" "$fz/seeds/$n" \
+	out=$(VT_FUZZ_SECONDS=$secs VT_FUZZ_SEED=${VT_FUZZ_SEED:-0} bash "$root/tests/fuzz/run.sh" "$fz/fuzz-$n" "$n" "$fz/seeds/$n" \
 		"$root/tests/fuzz/regress/$n" "$fz/work/$n" 2>&1)
 	rc=$?
 	log=$fz/work/$n/fuzz.log

@@ -3,7 +3,9 @@
 # One fuzz test: replay every input kept in REGRESS_DIR (each must pass), then fuzz for
 # $VT_FUZZ_SECONDS (default: the build's VT_FUZZ_SECONDS) from the seeds and the corpus
 # kept in WORK_DIR. Fails on any crash, leak, timeout (10 s per input) or RSS over 2 GiB;
-# the input that did it is left in WORK_DIR/artifacts/. Prints one summary line.
+# the input that did it is left in WORK_DIR/artifacts/. The mutations follow
+# $VT_FUZZ_SEED (default 1: a CI run repeats the last one; 0 = a new seed each run).
+# Prints one summary line.
 # usage: run.sh HARNESS NAME SEEDS_DIR REGRESS_DIR WORK_DIR [LIBFUZZER-ARGS...]
 set -uo pipefail
 
@@ -37,7 +39,7 @@ fi
 seed_dirs=()
 [ -d "$seeds" ] && seed_dirs+=("$seeds")
 log=$work/fuzz.log
-"$bin" "${common[@]}" -max_total_time="$secs" -print_final_stats=1 "$@" \
+"$bin" "${common[@]}" -max_total_time="$secs" -seed="${VT_FUZZ_SEED:-1}" -print_final_stats=1 "$@" \
 	"$work/corpus" "${seed_dirs[@]}" >"$log" 2>&1
 rc=$?
 stat() { sed -nE "s/^stat::$1: *([0-9]+).*/\\1/p" "$log" | tail -1; }
