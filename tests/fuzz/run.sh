@@ -42,9 +42,9 @@ log=$work/fuzz.log
 "$bin" "${common[@]}" -max_total_time="$secs" -seed="${VT_FUZZ_SEED:-1}" -print_final_stats=1 "$@" \
 	"$work/corpus" "${seed_dirs[@]}" >"$log" 2>&1
 rc=$?
-stat() { sed -nE "s/^stat::$1: *([0-9]+).*/\\1/p" "$log" | tail -1; }
-execs=$(stat number_of_executed_units)
-rate=$(stat average_exec_per_sec)
+fuzz_stat() { sed -nE "s/^stat::$1: *([0-9]+).*/\\1/p" "$log" | tail -1; }
+execs=$(fuzz_stat number_of_executed_units)
+rate=$(fuzz_stat average_exec_per_sec)
 corpus=$(find "$work/corpus" -type f | wc -l)
 if [ $rc -ne 0 ]; then
 	tail -n 80 "$log"
