@@ -149,7 +149,7 @@ static void save_state(struct coll *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int parse_json(const uint8_t *buf, size_t len, struct json_object **ret)
+int coll_json_parse(const uint8_t *buf, size_t len, struct json_object **ret)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o;
@@ -163,6 +163,25 @@ static int parse_json(const uint8_t *buf, size_t len, struct json_object **ret)
 		return vtc_err(EBADMSG);
 	}
 	*ret = o;
+	return 0;
+}
+
+int coll_info_parse(const uint8_t *buf, size_t len, struct json_object **ret,
+		    const char **ret_boot_id, uint32_t *ret_page_size, struct vt_errbuf *eb)
+{
+	struct json_object *info = NULL;
+	const char *boot_id;
+
+	if (coll_json_parse(buf, len, &info) < 0)
+		return vtc_errf(eb, EBADMSG, "agent info: not a JSON object");
+	boot_id = json_object_get_string(get(info, "boot_id"));
+	if (!boot_id || strlen(boot_id) > 40 || !get(info, "page_size")) {
+		json_object_put(info);
+		return vtc_errf(eb, EBADMSG, "agent info: no boot_id or page_size");
+	}
+	*ret = info;
+	*ret_boot_id = boot_id;
+	*ret_page_size = (uint32_t)json_object_get_uint64(get(info, "page_size"));
 	return 0;
 }
 
@@ -180,7 +199,7 @@ static int agent_run(struct coll *c, const char *const *args, int timeout_ms,
 	if (st.exitcode != 0) {
 		r = vtc_errf(eb, EIO, "virt-trace-agent %s: exit code %d: %.200s", args[0],
 			     st.exitcode, st.err && *st.err ? st.err : (char *)st.out);
-	} else if (parse_json(st.out, st.out_len, ret) < 0) {
+	} else if (coll_json_parse(st.out, st.out_len, ret) < 0) {
 		r = vtc_errf(eb, EBADMSG, "virt-trace-agent %s: output is not JSON: '%.80s'",
 			     args[0], (char *)st.out);
 	}
@@ -236,12 +255,9 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	if (r < 0)
 		return r;
 	coll_file_delete(c->dom, GUEST_INFO_PATH, NULL);
-	if (parse_json(buf, len, &info) < 0)
-		return vtc_errf(eb, EBADMSG, "agent info: not a JSON object");
-	boot_id = json_object_get_string(get(info, "boot_id"));
-	if (!boot_id || strlen(boot_id) > 40 || !get(info, "page_size"))
-		return vtc_errf(eb, EBADMSG, "agent info: no boot_id or page_size");
-	c->page_size = (uint32_t)json_object_get_uint64(get(info, "page_size"));
+	r = coll_info_parse(buf, len, &info, &boot_id, &c->page_size, eb);
+	if (r < 0)
+		return r;
 	if (c->boot && !strcmp(boot_id, c->boot_id))
 		return 0;	/* the agent restarted in the same boot */
 	r = boot_dir(c, c->boot + 1, dir, sizeof(dir));

@@ -14,6 +14,7 @@
 
 #include "vt/common.h"
 
+struct json_object;
 struct vt_chunk;
 
 /* where the agent lives in the guest; the first that answers with our version is used */
@@ -48,6 +49,16 @@ void coll_shutdown(struct coll *c);
  */
 void coll_stop(struct coll *c, int max_ms);
 void coll_free(struct coll *c);
+
+/* ---- collector.c: the agent's JSON answers (guest data) */
+/* a JSON object from @len bytes of agent output: 0 with *ret (json_object_put), -EBADMSG */
+int coll_json_parse(const uint8_t *buf, size_t len, struct json_object **ret);
+/*
+ * coll_info_parse - the agent's info JSON: 0 with *ret (json_object_put), its boot_id
+ * (borrowed from *ret, at most 40 bytes) and page_size; -EBADMSG (reason in @eb).
+ */
+int coll_info_parse(const uint8_t *buf, size_t len, struct json_object **ret,
+		    const char **ret_boot_id, uint32_t *ret_page_size, struct vt_errbuf *eb);
 
 /* ---- push.c */
 /* the host's agent binary: $VT_AGENT_BINARY, <prefix>/lib/virt-trace/virt-trace-agent

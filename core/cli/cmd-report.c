@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "evfield.h"
 #include "rundir.h"
 #include "runsel.h"
 #include "util.h"
@@ -317,6 +318,7 @@ struct fmt_ctx {
 	const char (*labels)[32];
 	bool json;
 	struct trace_seq seq;
+	struct vtc_print_buf pb;	/* records are printed from a padded copy */
 };
 
 static void format_item(struct fmt_ctx *fc, const struct bitem *it, const uint8_t *arena,
@@ -330,9 +332,10 @@ static void format_item(struct fmt_ctx *fc, const struct bitem *it, const uint8_
 	const char *label = fc->labels[it->file];
 
 	trace_seq_reset(&fc->seq);
-	if (event)
-		tep_print_event(tep, &fc->seq, &rec, "%s", TEP_PRINT_INFO);
-	else
+	if (event) {
+		if (vtc_print_event(tep, event, &rec, &fc->pb, &fc->seq) < 0)
+			trace_seq_puts(&fc->seq, "[out of memory]");
+	} else
 		trace_seq_printf(&fc->seq, "[unknown event %u]", it->type_id);
 	trace_seq_terminate(&fc->seq);
 	if (!fc->json) {
@@ -387,6 +390,7 @@ static void fmt_ctx_fini(struct fmt_ctx *fc)
 		vt_dat_close(fc->own[f]);
 	}
 	trace_seq_destroy(&fc->seq);
+	vtc_print_buf_fini(&fc->pb);
 }
 
 /* ---- the formatting pipeline: the merge fills batches, workers format them ---- */

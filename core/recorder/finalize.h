@@ -15,6 +15,7 @@
 
 struct json_object;
 struct vt_dat;
+struct vt_dat_format;
 struct vt_dat_meta;
 struct vt_datw;
 struct vt_timeline;
@@ -66,6 +67,19 @@ struct rec_guests {
 	struct rec_guest_file files[REC_MAX_GUESTS];
 	size_t n;
 };
+
+#define REC_GUEST_MAX_FORMATS 4096
+
+/*
+ * rec_guest_meta - the trace.dat metadata of a guest from the agent's info JSON (texts
+ * borrowed from @info; @formats has room for REC_GUEST_MAX_FORMATS). -EBADMSG when
+ * incomplete.
+ */
+int rec_guest_meta(struct json_object *info, struct vt_dat_format *formats,
+		   struct vt_dat_meta *m, struct vt_errbuf *eb);
+/* guest CPU -> APIC id from the info's cpus[], which must list CPUs 0..n-1 once each
+ * (*ret_n = 0 when it does not, has none, or more than @max) */
+void rec_guest_apic_ids(struct json_object *info, uint32_t *ids, size_t max, size_t *ret_n);
 
 /* whether the collector probed the offset of the first guest boot */
 bool rec_guest_has_probe(const char *spool);

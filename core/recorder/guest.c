@@ -23,7 +23,7 @@
 #include "vt/manifest.h"
 #include "vt/timeline.h"
 
-#define MAX_FORMATS 4096
+#define MAX_FORMATS REC_GUEST_MAX_FORMATS
 
 static void json_putp(struct json_object **o)
 {
@@ -35,6 +35,12 @@ static struct json_object *get(struct json_object *o, const char *key)
 	struct json_object *v = NULL;
 
 	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* @o when it is an array (json-c asserts on array calls of other types), else NULL */
+static struct json_object *array(struct json_object *o)
+{
+	return o && json_object_is_type(o, json_type_array) ? o : NULL;
 }
 
 static struct vt_blob blob(struct json_object *s)
@@ -80,12 +86,8 @@ static int add_format(struct vt_dat_format *f, size_t *n, struct json_object *e,
 	return 0;
 }
 
-/*
- * rec_guest_meta - the trace.dat metadata of a guest from the agent's info JSON (texts
- * borrowed from @info; @formats has room for MAX_FORMATS). -EBADMSG when incomplete.
- */
-static int guest_meta(struct json_object *info, struct vt_dat_format *formats,
-		      struct vt_dat_meta *m, struct vt_errbuf *eb)
+int rec_guest_meta(struct json_object *info, struct vt_dat_format *formats,
+		   struct vt_dat_meta *m, struct vt_errbuf *eb)
 {
 	struct json_object *fm = get(info, "formats"), *ft, *evs;
 	size_t n = 0;
@@ -105,6 +107,8 @@ static int guest_meta(struct json_object *info, struct vt_dat_format *formats,
 		return vtc_errf(eb, EBADMSG, "agent info: no header_page format");
 	ft = get(fm, "ftrace");
 	evs = get(fm, "events");
+	if ((ft && !array(ft)) || (evs && !array(evs)))
+		return vtc_errf(eb, EBADMSG, "agent info: formats are not arrays");
 	for (size_t i = 0; !r && ft && i < json_object_array_length(ft); i++)
 		r = add_format(formats, &n, json_object_array_get_idx(ft, i), "ftrace");
 	for (size_t i = 0; !r && evs && i < json_object_array_length(evs); i++)
@@ -120,22 +124,28 @@ static int guest_meta(struct json_object *info, struct vt_dat_format *formats,
 	return 0;
 }
 
-/* guest CPU -> APIC id from the info's cpus[] (*ret_n = 0 when it has none) */
-static void apic_ids(struct json_object *info, uint32_t *ids, size_t max, size_t *ret_n)
+void rec_guest_apic_ids(struct json_object *info, uint32_t *ids, size_t max, size_t *ret_n)
 {
-	struct json_object *cpus = get(info, "cpus");
+	struct json_object *cpus = array(get(info, "cpus"));
 	size_t n = cpus ? json_object_array_length(cpus) : 0;
+	_cleanup_free_ bool *seen = NULL;
 
 	*ret_n = 0;
-	if (n > max)
+	if (n > max || !(seen = calloc(n ? n : 1, sizeof(*seen))))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(cpus, i);
-		int64_t cpu = json_object_get_int64(get(c, "cpu"));
+		struct json_object *jcpu = get(c, "cpu"), *japic = get(c, "apic_id");
+		int64_t cpu = json_object_get_int64(jcpu);
 
-		if (!get(c, "apic_id") || cpu < 0 || (size_t)cpu >= n)
+		/* every CPU once, by number: a CPU listed twice (or a "cpu" missing and taken
+		 * as 0) would leave another one unmapped */
+		if (!json_object_is_type(jcpu, json_type_int) ||
+		    !json_object_is_type(japic, json_type_int) || cpu < 0 || (size_t)cpu >= n ||
+		    seen[cpu])
 			return;
-		ids[cpu] = (uint32_t)json_object_get_uint64(get(c, "apic_id"));
+		seen[cpu] = true;
+		ids[cpu] = (uint32_t)json_object_get_uint64(japic);
 	}
 	*ret_n = n;
 }
@@ -305,10 +315,10 @@ static int one_boot(struct boot_ctx *bc, const char *dir, unsigned boot, struct 
 	snprintf(path, sizeof(path), "%s/info.json", dir);
 	if (read_json(path, &info) < 0)
 		return vtc_errf(eb, EBADMSG, "%s: missing or not JSON", path);
-	r = guest_meta(info, formats, &meta, eb);
+	r = rec_guest_meta(info, formats, &meta, eb);
 	if (r < 0)
 		return r;
-	apic_ids(info, ids, 1024, &nids);
+	rec_guest_apic_ids(info, ids, 1024, &nids);
 	if (!nids)
 		return vtc_errf(eb, EBADMSG, "%s: no cpus", path);
 	r = raw_dat(dir, &meta, (unsigned)nids, &pages, eb);

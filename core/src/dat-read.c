@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "cleanup.h"
+#include "evfield.h"
 #include "util.h"
 #include "vt/dat.h"
 
@@ -1275,7 +1276,11 @@ static int open_v7(struct vt_dat *d, struct src *s, struct vt_errbuf *eb)
  */
 static int tep_add_cmdlines(struct vt_dat *d, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end;
+
+	if (!text)	/* a file without the section */
+		return 0;
+	end = text + len;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -1306,7 +1311,11 @@ static int tep_add_cmdlines(struct vt_dat *d, const char *text, size_t len)
  */
 static int tep_add_printk(struct vt_dat *d, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end;
+
+	if (!text)	/* a file without the section */
+		return 0;
+	end = text + len;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -1371,7 +1380,7 @@ static int build_tep(struct vt_dat *d, struct vt_errbuf *eb)
 	}
 	/* formats the library cannot parse are skipped, as trace-cmd does */
 	for (i = 0; i < d->nformats; i++)
-		tep_parse_event(d->tep, d->formats[i].text.data, d->formats[i].text.len,
+		vtc_format_parse(d->tep, d->formats[i].text.data, d->formats[i].text.len,
 				d->formats[i].system);
 	if (tep_add_cmdlines(d, d->meta.cmdlines.data, d->meta.cmdlines.len) < 0)
 		return dat_errf(d, eb, ENOMEM, "saved cmdlines: out of memory");

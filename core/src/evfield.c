@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Event ids and field positions from a file's formats; bounded field reads.
+ * Event ids and field positions from a file's formats; bounded field reads; records
+ * printed by libtraceevent from a padded copy.
  */
 #include <errno.h>
 #include <event-parse.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "evfield.h"
 #include "util.h"
@@ -40,4 +44,434 @@ int vtc_field_u64(const struct vtc_evdesc *d, unsigned i, const struct vt_event 
 	memcpy(&v, (const char *)ev->data + f->offset, (size_t)f->size);
 	*ret = le64toh(v);
 	return 0;
+}
+
+/* a dynamic field's u32 holds offset (low 16 bits) and length (high 16 bits) */
+#define DYN_REACH (0xffffu + 0xffffu + 1)
+
+static int fields_extent(const struct tep_format_field *f, size_t *ext)
+{
+	for (; f; f = f->next) {
+		size_t end;
+
+		if (f->offset < 0 || f->size < 0)
+			return vtc_err(EBADMSG);
+		end = (size_t)f->offset + (size_t)f->size;
+		if (f->flags & TEP_FIELD_IS_RELATIVE)
+			end = (size_t)f->offset + 4 + DYN_REACH;
+		else if (f->flags & TEP_FIELD_IS_DYNAMIC)
+			end = end > DYN_REACH ? end : DYN_REACH;
+		if (end > VTC_PRINT_MAX_EXTENT)
+			return vtc_err(EBADMSG);
+		if (end > *ext)
+			*ext = end;
+	}
+	return 0;
+}
+
+int vtc_event_extent(const struct tep_event *event, size_t *ret)
+{
+	size_t ext = 0;
+	int r = fields_extent(event->format.common_fields, &ext);
+
+	if (!r)
+		r = fields_extent(event->format.fields, &ext);
+	if (!r)
+		*ret = ext;
+	return r;
+}
+
+void vtc_print_buf_fini(struct vtc_print_buf *pb)
+{
+	free(pb->buf);
+	pb->buf = NULL;
+	pb->cap = 0;
+}
+
+int vtc_print_event(struct tep_handle *tep, const struct tep_event *event,
+		    const struct tep_record *rec, struct vtc_print_buf *pb, struct trace_seq *s)
+{
+	struct tep_record copy = *rec;
+	size_t ext = 0, size = rec->size > 0 ? (size_t)rec->size : 0, need;
+
+	if (vtc_event_extent(event, &ext) < 0) {
+		trace_seq_puts(s, "[malformed format]");
+		return 0;
+	}
+	/* the record, then zeros to the extent and one more (the NUL of any string) */
+	need = (size > ext ? size : ext) + 1;
+	if (need > pb->cap) {
+		uint8_t *nb = realloc(pb->buf, need);
+
+		if (!nb)
+			return vtc_err(ENOMEM);
+		memset(nb + pb->cap, 0, need - pb->cap);
+		pb->buf = nb;
+		pb->cap = need;
+	}
+	memcpy(pb->buf, rec->data, size);
+	copy.data = pb->buf;
+	/* the record as long as its fields say: a field past its end reads zeros (and a
+	 * "char x[]" running to the end has no negative length) */
+	copy.size = (int)(size > ext ? size : ext);
+	tep_print_event(tep, s, &copy, "%s", TEP_PRINT_INFO);
+	memset(pb->buf, 0, size);
+	return 0;
+}
+
+/* ---- formats: divisions libtraceevent may make by zero ---- */
+
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* after a divisor: nothing that could extend it (end, ',', ')', '?', ':', ';') */
+static bool divisor_ends(const char *p, const char *end)
+{
+	p = skip_space(p, end);
+	return p == end || strchr(",)?:;", *p);
+}
+
+/* a non-zero integer literal (decimal, octal or hex, with U/L suffixes) */
+static bool nonzero_literal(const char *p, const char *end, const char **ret)
+{
+	bool nonzero = false, hex = false;
+
+	if (p + 1 < end && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		hex = true;
+		p += 2;
+	}
+	if (p == end || !(hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+		return false;
+	while (p < end && (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+		nonzero |= *p++ != '0';
+	while (p < end && strchr("uUlL", *p))
+		p++;
+	*ret = p;
+	return nonzero && (p == end || !isalnum((unsigned char)*p));
+}
+
+/* is the divisor at @p (just after the operator) safe? */
+static bool safe_divisor(const char *p, const char *end)
+{
+	unsigned open = 0;
+	const char *q;
+
+	p = skip_space(p, end);
+	while (p < end && *p == '(') {	/* (1000) or ((u64)1000) are not folded away */
+		open++;
+		p = skip_space(p + 1, end);
+	}
+	if (!nonzero_literal(p, end, &q))
+		return false;
+	while (open--) {
+		q = skip_space(q, end);
+		if (q == end || *q != ')')
+			return false;
+		q++;
+	}
+	return divisor_ends(q, end);
+}
+
+/* @p..@e starts with @word; then *ret just after it */
+static bool eat(const char *p, const char *e, const char *word, const char **ret)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(e - p) < n || memcmp(p, word, n))
+		return false;
+	*ret = p + n;
+	return true;
+}
+
+/* "key:<digits>;" after blanks */
+static bool eat_number(const char *p, const char *e, const char *key, const char **ret)
+{
+	const char *d;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (!eat(p, e, key, &p))
+		return false;
+	for (d = p; p < e && isdigit((unsigned char)*p); p++)
+		;
+	if (p == d || p == e || *p != ';')
+		return false;
+	*ret = p + 1;
+	return true;
+}
+
+/*
+ * One line before the print line, as tracefs writes it: "name: N", "ID: N", "format:",
+ * "\tfield:DECL;\toffset:N;\tsize:N;\tsigned:N;" or blank (libtraceevent 1.7 crashes on
+ * malformed field lines).
+ */
+static bool format_line_ok(const char *p, const char *e)
+{
+	const char *q;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == e)
+		return true;
+	if (eat(p, e, "name: ", &q) || eat(p, e, "ID: ", &q)) {
+		bool id = *p == 'I';
+
+		if (q == e)
+			return false;
+		for (; q < e; q++)
+			if (id ? !isdigit((unsigned char)*q) : !(isalnum((unsigned char)*q) || *q == '_'))
+				return false;
+		return true;
+	}
+	if (eat(p, e, "format:", &q))
+		return q == e;
+	if (!eat(p, e, "field:", &q))
+		return false;
+	for (p = q; p < e && *p != ';'; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\'')
+			return false;
+	if (p == q || p == e)
+		return false;
+	p++;
+	if (!eat_number(p, e, "offset:", &p) || !eat_number(p, e, "size:", &p) ||
+	    !eat_number(p, e, "signed:", &p))
+		return false;
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	return p == e;
+}
+
+static bool format_lines_ok(const char *text, const char *end)
+{
+	for (const char *line = text; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line)), *e = nl ? nl : end;
+
+		if (!format_line_ok(line, e))
+			return false;
+		line = nl ? nl + 1 : end;
+	}
+	return true;
+}
+
+/* whether a "field:TYPE NAME[...];" line of @fields..@fend declares @name */
+static bool field_declared(const char *fields, const char *fend, const char *name, size_t n)
+{
+	for (const char *p = fields; p < fend;) {
+		const char *f = memmem(p, (size_t)(fend - p), "field:", 6), *semi, *e;
+
+		if (!f)
+			return false;
+		f += 6;
+		semi = memchr(f, ';', (size_t)(fend - f));
+		if (!semi)
+			return false;
+		e = semi;
+		if (e > f && e[-1] == ']')	/* an array: the name is before '[' */
+			while (e > f && *e != '[')
+				e--;
+		while (e > f && isspace((unsigned char)e[-1]))
+			e--;
+		if ((size_t)(e - f) >= n && !memcmp(e - n, name, n)) {
+			const char *before = e - n;
+
+			if (before == f || !(isalnum((unsigned char)before[-1]) || before[-1] == '_'))
+				return true;
+		}
+		p = semi + 1;
+	}
+	return false;
+}
+
+static const char *ident_end(const char *p, const char *end)
+{
+	while (p < end && (isalnum((unsigned char)*p) || *p == '_'))
+		p++;
+	return p;
+}
+
+/* "(NAME)" after a getter: NAME a field of the format; *ret after the ')' */
+static bool getter_arg(const char *p, const char *end, const char *fields, const char *fend,
+		       const char **ret)
+{
+	const char *name, *q;
+
+	p = skip_space(p, end);
+	if (p == end || *p != '(')
+		return false;
+	name = skip_space(p + 1, end);
+	q = ident_end(name, end);
+	if (q == name || !field_declared(fields, fend, name, (size_t)(q - name)))
+		return false;
+	q = skip_space(q, end);
+	if (q == end || *q != ')')
+		return false;
+	*ret = q + 1;
+	return true;
+}
+
+static bool is_word(const char *p, size_t n, const char *const *words)
+{
+	for (size_t i = 0; words[i]; i++)
+		if (strlen(words[i]) == n && !memcmp(p, words[i], n))
+			return true;
+	return false;
+}
+
+/*
+ * The helpers libtraceevent takes a field's name in: __get_str(f) and the like must
+ * name a field, and the first argument of __print_hex, __print_hex_str and
+ * __print_array must be REC->f or __get_dynamic_array(f) (libtraceevent reads any
+ * other argument as a field: type confusion, a wild pointer).
+ */
+static bool helper_ok(const char *id, const char *idend, const char *end, const char *fields,
+		      const char *fend)
+{
+	static const char *const getters[] = {
+		"__get_str", "__get_dynamic_array", "__get_dynamic_array_len", "__get_bitmask",
+		"__get_rel_str", "__get_rel_dynamic_array", "__get_rel_dynamic_array_len",
+		"__get_rel_bitmask", "__get_sockaddr", "__get_rel_sockaddr", NULL,
+	};
+	static const char *const arrays[] = { "__print_hex", "__print_hex_str", "__print_array",
+					       NULL };
+	static const char *const array_getters[] = { "__get_dynamic_array",
+						     "__get_rel_dynamic_array", NULL };
+	size_t n = (size_t)(idend - id);
+	const char *p, *q;
+
+	if (is_word(id, n, getters))
+		return getter_arg(idend, end, fields, fend, &q);
+	if (!is_word(id, n, arrays))
+		return true;
+	p = skip_space(idend, end);
+	if (p == end || *p != '(')
+		return false;
+	p = skip_space(p + 1, end);
+	q = ident_end(p, end);
+	if ((size_t)(end - p) >= 5 && !memcmp(p, "REC->", 5)) {
+		q = ident_end(p + 5, end);
+		if (q == p + 5 || !field_declared(fields, fend, p + 5, (size_t)(q - p - 5)))
+			return false;
+	} else if (!is_word(p, (size_t)(q - p), array_getters) ||
+		   !getter_arg(q, end, fields, fend, &q)) {
+		return false;
+	}
+	q = skip_space(q, end);
+	return q < end && *q == ',';
+}
+
+/*
+ * The print section (from the "print" line on) as the kernel writes it: one line of
+ * printable ASCII, string literals closed, char literals of one (escaped) character,
+ * brackets nested and balanced (libtraceevent 1.7 dereferences NULL on many a syntax
+ * error), and only safe divisions.
+ */
+static bool print_section_safe(const char *text, const char *p, const char *end)
+{
+	const char *fields = text, *fend = p;
+	char stack[64];
+	unsigned depth = 0;
+
+	while (p < end && end[-1] == '\n')
+		end--;
+	for (; p < end; p++) {
+		if (*p < 0x20 || *p > 0x7e)
+			return false;
+		/* outside literals: what C expressions of the kernel's formats are made of */
+		if (*p != '"' && *p != '\'' && !isalnum((unsigned char)*p) &&
+		    !strchr(" \t_()[]{}+-*/%&|^~!<>=?:,.", *p))
+			return false;
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\' && ++p == end)
+					return false;
+			if (p == end)
+				return false;
+			continue;
+		}
+		if (*p == '\'') {
+			p += p + 1 < end && p[1] == '\\' ? 2 : 1;
+			if (p + 1 >= end || p[1] != '\'' || *p == '\'')
+				return false;
+			p++;
+			continue;
+		}
+		if (strchr("([{", *p)) {
+			if (depth == sizeof(stack))
+				return false;
+			stack[depth++] = *p == '(' ? ')' : *p == '[' ? ']' : '}';
+		} else if (strchr(")]}", *p)) {
+			if (!depth || stack[--depth] != *p)
+				return false;
+		}
+		if ((*p == '/' || *p == '%') && !safe_divisor(p + 1, end))
+			return false;
+		/* libtraceevent 1.7 parses no print fmt with sizeof (the kernel's 7 fail)
+		 * and has use-after-frees on the way */
+		if ((size_t)(end - p) >= 6 && !memcmp(p, "sizeof", 6))
+			return false;
+		if ((isalpha((unsigned char)*p) || *p == '_') &&
+		    (p == fend || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+			const char *q = ident_end(p, end);
+
+			if (!helper_ok(p, q, end, fields, fend))
+				return false;
+		}
+		/* and dereferences NULL for a REC->x of no field x */
+		if ((size_t)(end - p) >= 5 && !memcmp(p, "REC->", 5)) {
+			const char *name = p + 5, *q = name;
+
+			while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
+				q++;
+			if (q == name || !field_declared(fields, fend, name, (size_t)(q - name)))
+				return false;
+			p = q - 1;
+		}
+	}
+	return depth == 0;
+}
+
+/* the first line that starts (after blanks) with the word "print", or NULL */
+static const char *print_line(const char *text, const char *end)
+{
+	for (const char *line = text; line < end;) {
+		const char *p = line, *nl;
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((size_t)(end - p) >= 5 && !memcmp(p, "print", 5) &&
+		    (end - p == 5 || !(isalnum((unsigned char)p[5]) || p[5] == '_')))
+			return line;
+		nl = memchr(line, '\n', (size_t)(end - line));
+		line = nl ? nl + 1 : end;
+	}
+	return NULL;
+}
+
+int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys)
+{
+	const char *end = text + len, *pf = print_line(text, end);
+	const char *quote = NULL;
+	char *copy;
+	int r;
+
+	for (const char *p = text; p < end && !quote; p++)
+		if (*p == '"' || *p == '\'')
+			quote = p;
+	/* kernel formats quote nothing before the print line: one that does may hide where
+	 * libtraceevent's print section starts */
+	if ((quote && (!pf || quote < pf)) || !format_lines_ok(text, pf ? pf : end))
+		return vtc_err(EBADMSG);
+	if (!pf || print_section_safe(text, pf, end))
+		return tep_parse_event(tep, text, len, sys);
+	/* the fields without the print format */
+	copy = strndup(text, (size_t)(pf - text));
+	if (!copy)
+		return vtc_err(ENOMEM);
+	r = tep_parse_event(tep, copy, (size_t)(pf - text), sys);
+	free(copy);
+	return r < 0 && r != -ENOMEM ? r : 1;
 }

@@ -81,6 +81,11 @@ static void bb_pad(struct bb *b, size_t align)
 		bb_u8(b, 0);
 }
 
+static void bb_set16(struct bb *b, size_t off, uint16_t v)
+{
+	vtc_put_le16(b->p + off, v);
+}
+
 static void bb_set32(struct bb *b, size_t off, uint32_t v)
 {
 	vtc_put_le32(b->p + off, v);
@@ -216,6 +221,7 @@ struct fx_marks {
 	size_t first_opt;		/* v7: the u64 offset of the first options section */
 	size_t done_next;		/* v7: the u64 of the first DONE option */
 	size_t chunk_usize;		/* v7 zstd: top CPU 1 first chunk's u32 usize */
+	size_t meta_opt[VT_OPT_BUFFER_TEXT + 1];	/* v7: the u16 id of each section's option */
 };
 
 static void fx_metadata_header(struct bb *f)
@@ -454,6 +460,7 @@ static void fx_v7(struct bb *f, bool zstd, struct fx_marks *m)
 		size_t size_at = f->len - 8, start = f->len;
 
 		for (unsigned id = VT_OPT_HEADER_INFO; id <= VT_OPT_CMDLINES; id++) {
+			m->meta_opt[id] = f->len;
 			bb_u16(f, (uint16_t)id);
 			bb_u32(f, 8);
 			bb_u64(f, sec[id]);
@@ -987,6 +994,33 @@ static void record_past_commit_fails(void **state)
 	free(f.p);
 }
 
+/*
+ * fuzz-dat: a v7 file whose options name no CMDLINES and no PRINTK section (optional:
+ * their texts stay empty) once made the reader do arithmetic on a NULL text (UBSan).
+ */
+static void v7_without_cmdlines_or_printk_section_opens(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	struct fx_marks m;
+	struct vt_dat *d;
+	struct bb f;
+	char *path;
+
+	(void)state;
+	fx_v7(&f, false, &m);
+	bb_set16(&f, m.meta_opt[VT_OPT_CMDLINES], 999);	/* an unknown option: skipped */
+	bb_set16(&f, m.meta_opt[VT_OPT_PRINTK], 999);
+	path = fx_write(tmpdir, "nocmdlines.dat", &f);
+	if (vt_dat_open(path, &d, &eb) < 0)
+		fail_msg("vt_dat_open: %s", eb.msg);
+	assert_int_equal(vt_dat_meta(d)->cmdlines.len, 0);
+	assert_int_equal(vt_dat_meta(d)->printk.len, 0);
+	assert_non_null(vt_dat_tep(d));
+	vt_dat_close(d);
+	free(path);
+	free(f.p);
+}
+
 static void cpu_data_not_whole_pages_fails(void **state)
 {
 	struct fx_marks m;
@@ -1291,6 +1325,7 @@ int main(void)
 		cmocka_unit_test(corrupt_zstd_chunk_fails),
 		cmocka_unit_test(zstd_chunk_size_lies_fails),
 		cmocka_unit_test(page_commit_past_the_page_fails),
+		cmocka_unit_test(v7_without_cmdlines_or_printk_section_opens),
 		cmocka_unit_test(record_past_commit_fails),
 		cmocka_unit_test(cpu_data_not_whole_pages_fails),
 		cmocka_unit_test(trace_cmd_files_match_trace_cmd_report),
