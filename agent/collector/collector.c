@@ -312,6 +312,7 @@ static int start_agent(struct coll *c, struct vt_errbuf *eb)
 /* one agent session: ping, agent present, start, info (+ probe at a new boot) */
 static int setup(struct coll *c, struct vt_errbuf *eb)
 {
+	bool pushed = false;
 	int r;
 
 	if (virDomainIsActive(c->dom) != 1)
@@ -321,9 +322,10 @@ static int setup(struct coll *c, struct vt_errbuf *eb)
 		return vtc_err_prefix(eb, r, "qemu-ga");
 	free(c->agent);
 	c->agent = NULL;
-	r = coll_agent_ensure(c->dom, c->push, c->agent_binary, &c->agent, &c->pushed, eb);
+	r = coll_agent_ensure(c->dom, c->push, c->agent_binary, &c->agent, &pushed, eb);
 	if (r < 0)
 		return r;
+	c->pushed |= pushed;	/* found later where it was pushed before */
 	/* start first: the guest's saved_cmdlines fills once its tracing runs */
 	r = start_agent(c, eb);
 	if (r < 0)

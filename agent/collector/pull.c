@@ -214,9 +214,10 @@ static enum coll_bad call_reason(int r)
 	case -EMSGSIZE:
 		return COLL_BAD_REPLY_SIZE;
 	case -EBADMSG:
+	case -EREMOTEIO:	/* qemu-ga's error reply, or libvirt's */
 		return COLL_BAD_REPLY;
 	default:
-		return COLL_BAD_N;	/* qemu-ga gone, the agent missing: set up again */
+		return COLL_BAD_N;	/* qemu-ga or the domain gone: set up again */
 	}
 }
 
@@ -302,7 +303,7 @@ static int take_file(virDomainPtr dom, const char *path, uint64_t bytes, struct 
 	if (r == -EFBIG)
 		return bad(why, COLL_BAD_TOO_BIG, r);
 	if (r < 0)	/* a file that is not there, or unreadable: the reply was wrong */
-		return bad(why, call_reason(r) == COLL_BAD_N ? COLL_BAD_REPLY : call_reason(r), r);
+		return bad(why, call_reason(r), r);
 	if (*len < bytes)
 		return bad(why, COLL_BAD_TRUNCATED, vtc_errf(eb, EBADMSG, "chunk %s: %zu bytes, "
 									  "the agent said %" PRIu64,

@@ -93,6 +93,8 @@ static int virt_failure(struct vt_errbuf *eb, const char *what)
 		err = ETIMEDOUT;
 	else if (e && e->code == VIR_ERR_AGENT_UNRESPONSIVE)
 		err = ENOTCONN;
+	else if (e && e->code == VIR_ERR_RPC && e->message && strstr(e->message, "encode"))
+		err = EMSGSIZE;	/* a reply over libvirt's 4 MiB RPC string: never ours */
 	return vtc_errf(eb, err, "%s: %s", what, msg);
 }
 

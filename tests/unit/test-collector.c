@@ -184,6 +184,21 @@ static void qga_timeout_fails(void **state)
 	assert_int_equal(coll_ping(dom, 5, &eb), -ENOTCONN);
 }
 
+/* libvirt refuses to pass a reply over its 4 MiB RPC string: a reply too big, not a gone agent */
+static void qga_reply_over_rpc_limit_fails(void **state)
+{
+	struct vt_errbuf eb = { "" };
+
+	(void)state;
+	fake_error = (virError){ .code = VIR_ERR_RPC,
+				 .message = (char *)"Unable to encode message payload" };
+	will_return(__wrap_virDomainQemuAgentCommand, NULL);
+	assert_int_equal(coll_ping(dom, 5, &eb), -EMSGSIZE);
+	fake_error = (virError){ .code = VIR_ERR_RPC, .message = (char *)"something else" };
+	will_return(__wrap_virDomainQemuAgentCommand, NULL);
+	assert_int_equal(coll_ping(dom, 5, &eb), -EREMOTEIO);
+}
+
 static void file_read_all_joins_chunks(void **state)
 {
 	struct vt_errbuf eb = { "" };
@@ -701,6 +716,19 @@ static void pull_wrong_boot_chunk_fails(void **state)
 	free(s);
 }
 
+/* qemu-ga's error for the chunk file (gone, unreadable): the reply was wrong */
+static void pull_missing_chunk_file_fails(void **state)
+{
+	struct coll_session *s = session();
+
+	(void)state;
+	reply_agent_json(collect_reply(1000, BOOT));
+	queue("{\"error\":{\"class\":\"GenericError\",\"desc\":\"No such file\"}}");
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_REPLY, "No such file");
+	free(s);
+}
+
 /* A new boot in the reply is no bad chunk: the collector sets the agent up again. */
 static void pull_new_boot_is_not_a_bad_chunk(void **state)
 {
@@ -869,6 +897,7 @@ int main(void)
 		cmocka_unit_test(qga_oversized_reply_fails),
 		cmocka_unit_test(qga_garbage_reply_fails),
 		cmocka_unit_test(qga_timeout_fails),
+		cmocka_unit_test(qga_reply_over_rpc_limit_fails),
 		cmocka_unit_test(file_read_all_joins_chunks),
 		cmocka_unit_test(file_read_all_bad_count_fails),
 		cmocka_unit_test(file_read_all_over_max_fails),
@@ -888,6 +917,7 @@ int main(void)
 		cmocka_unit_test_teardown(pull_path_outside_agent_dir_fails, reset),
 		cmocka_unit_test_teardown(pull_garbage_chunk_fails, reset),
 		cmocka_unit_test_teardown(pull_wrong_boot_chunk_fails, reset),
+		cmocka_unit_test_teardown(pull_missing_chunk_file_fails, reset),
 		cmocka_unit_test_teardown(pull_new_boot_is_not_a_bad_chunk, reset),
 		cmocka_unit_test_teardown(pull_bad_pages_fail, reset),
 		cmocka_unit_test_teardown(pull_slow_agent_is_killed, reset),
