@@ -55,6 +55,7 @@ struct coll {
 	unsigned boot;		/* K of spool/guest-boot<K>, 0 before the first */
 	struct coll_session sess;	/* what the boot's chunks must match */
 	unsigned bad_in_row;	/* failed collects since the last good one */
+	bool last_dropped;	/* the last collect's chunk or reply was dropped */
 
 	/* figures for the manifest */
 	bool pushed, flushed, have_last_ok;
@@ -400,6 +401,7 @@ static int collect(struct coll *c, const char *verb, struct vt_errbuf *eb)
 					 "not kept", len);
 		why = COLL_BAD_QUOTA;
 	}
+	c->last_dropped = r < 0 && why != COLL_BAD_N;
 	if (r < 0 && why == COLL_BAD_N)
 		return r;
 	if (r < 0) {
@@ -458,8 +460,11 @@ static void flush(struct coll *c)
 		return;
 	for (int i = 0; r == 1 && i < 64; i++)
 		r = collect(c, "collect", &eb);
-	if (r >= 0)
+	if (r >= 0) {
 		r = collect(c, "stop", &eb);
+		if (r >= 0 && c->last_dropped)	/* the guest's rest is lost, it still traces */
+			r = vtc_errf(&eb, EIO, "the agent's stop was dropped (see bad_chunks)");
+	}
 	if (r == 1)	/* stopped with pages left over: one more pull */
 		r = collect(c, "collect", &eb) < 0 ? 0 : 0;
 	if (r < 0) {

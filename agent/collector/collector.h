@@ -27,8 +27,8 @@ struct json_object;
  * Time limits (milliseconds). Every agent call has its own timeout besides (qga.h); a
  * guest command still running at its limit is killed.
  */
-#define COLL_AGENT_TIMEOUT_MS 30000	/* start, info, stop of the tracing */
-#define COLL_COLLECT_TIMEOUT_MS 20000	/* 'collect': drain at most 3 MiB of pages */
+#define COLL_AGENT_TIMEOUT_MS 30000	/* start, info (and a stale agent's stop) */
+#define COLL_COLLECT_TIMEOUT_MS 20000	/* collect, stop: drain at most 3 MiB of pages */
 #define COLL_FLUSH_MS 20000		/* what runs after coll_stop, the last collect in it */
 #define COLL_STOP_MAX_MS 45000		/* coll_stop abandons the thread after this */
 #define COLL_MAX_FAILURES 3		/* bad replies in a row before the agent is set up again */

@@ -128,7 +128,7 @@ int coll_qga(virDomainPtr dom, const char *cmd, int timeout_s, struct json_objec
 				strlen(cmd));
 	timeout_s = call_timeout_s(timeout_s);
 	if (!timeout_s)
-		return vtc_errf(eb, ETIMEDOUT, "%s: not sent, the collector's time is up", name);
+		return vtc_errf(eb, ECANCELED, "%s: not sent, the collector's time is up", name);
 	reply = virDomainQemuAgentCommand(dom, cmd, timeout_s, 0);
 	if (!reply)
 		return virt_failure(eb, name);

@@ -28,7 +28,7 @@ struct json_object;
 /*
  * coll_deadline_watch - every later agent call of this thread ends by *@deadline_ms
  * (CLOCK_MONOTONIC milliseconds, coll_now_ms(); 0 = no deadline): its timeout is cut to
- * what is left, and a call after it fails with -ETIMEDOUT. Read at each call, so another
+ * what is left, and a call after it fails with -ECANCELED. Read at each call, so another
  * thread may set it (coll_stop does). NULL: no deadline.
  */
 void coll_deadline_watch(const _Atomic int64_t *deadline_ms);

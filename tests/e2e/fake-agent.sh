@@ -14,6 +14,7 @@
 #  12 timeout        never answers (sleeps)
 #  14 wrong_boot     the chunk's boot_id replaced
 #  16 replayed       the first collect's chunk served again
+# and the first stop (the flush at shutdown) never answers either.
 # The guest file /tmp/vt-fake.log lists what was answered.
 FAKE_SIZE=8192
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -31,6 +32,11 @@ if [ ! -x $real ]; then
 	fi
 fi
 
+if [ "$1" = stop ] && [ ! -e /tmp/vt-fake-stopped ]; then
+	: >/tmp/vt-fake-stopped
+	echo "stop timeout" >>$log
+	exec sleep 3600
+fi
 [ "$1" = collect ] || exec $real "$@"
 
 n=$(($(cat $count 2>/dev/null || echo 0) + 1))
