@@ -12,6 +12,7 @@
 #include <libvirt/virterror.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,17 @@
 #include "vt/config.h"
 
 #define GUEST_INFO_PATH "/tmp/virt-trace-info.json"
-#define INFO_MAX_BYTES (16u << 20)
 #define MAX_ERRORS 16
 
 struct coll {
 	char *domain, *spool;
 	char *events;
+	char *agent_binary;	/* the config's agent_binary, or NULL */
 	unsigned buffer_kb, poll_ms;
 	bool push;
+	int (*reserve)(void *ctx, uint64_t bytes);
+	void *reserve_ctx;
+	_Atomic int64_t deadline;	/* coll_deadline_watch: set by coll_stop, flush */
 
 	pthread_t thread;
 	bool thread_running;
@@ -49,12 +53,14 @@ struct coll {
 	char *agent;		/* path in the guest */
 	bool started;		/* the agent records in this boot */
 	unsigned boot;		/* K of spool/guest-boot<K>, 0 before the first */
-	char boot_id[41];
-	uint32_t page_size;
+	struct coll_session sess;	/* what the boot's chunks must match */
+	unsigned bad_in_row;	/* failed collects since the last good one */
+	bool last_dropped;	/* the last collect's chunk or reply was dropped */
 
 	/* figures for the manifest */
 	bool pushed, flushed, have_last_ok;
 	uint64_t chunks, dropped, bytes, pull_ms, failures, lost_events;
+	uint64_t bad[COLL_BAD_N];	/* dropped, per reason */
 	uint64_t last_ok_host_tsc, end_host_tsc;
 	char no_agent[VT_ERRBUF_LEN];
 	char *errors[MAX_ERRORS];
@@ -116,6 +122,20 @@ static void save_state(struct coll *c)
 	json_object_object_add(o, "boots", json_object_new_int((int)c->boot));
 	json_object_object_add(o, "chunks", json_object_new_uint64(c->chunks));
 	json_object_object_add(o, "dropped_chunks", json_object_new_uint64(c->dropped));
+	{
+		struct json_object *bad = json_object_new_object();
+
+		for (int i = 0; bad && i < COLL_BAD_N; i++)
+			if (c->bad[i])
+				json_object_object_add(bad, coll_bad_name((enum coll_bad)i),
+						       json_object_new_uint64(c->bad[i]));
+		json_object_object_add(o, "bad_chunks", bad);
+	}
+	json_object_object_add(o, "checked_events", json_object_new_uint64(c->sess.stats.events));
+	json_object_object_add(o, "ts_backwards_pages",
+			       json_object_new_uint64(c->sess.stats.ts_backwards));
+	json_object_object_add(o, "ts_after_cut_events",
+			       json_object_new_uint64(c->sess.stats.ts_after_cut));
 	json_object_object_add(o, "bytes", json_object_new_uint64(c->bytes));
 	json_object_object_add(o, "pull_seconds", json_object_new_double(secs));
 	json_object_object_add(o, "mb_per_s", json_object_new_double(
@@ -149,42 +169,6 @@ static void save_state(struct coll *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int coll_json_parse(const uint8_t *buf, size_t len, struct json_object **ret)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-
-	if (!tok)
-		return vtc_err(ENOMEM);
-	o = json_tokener_parse_ex(tok, (const char *)buf, (int)(len > INT_MAX ? INT_MAX : len));
-	json_tokener_free(tok);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return vtc_err(EBADMSG);
-	}
-	*ret = o;
-	return 0;
-}
-
-int coll_info_parse(const uint8_t *buf, size_t len, struct json_object **ret,
-		    const char **ret_boot_id, uint32_t *ret_page_size, struct vt_errbuf *eb)
-{
-	struct json_object *info = NULL;
-	const char *boot_id;
-
-	if (coll_json_parse(buf, len, &info) < 0)
-		return vtc_errf(eb, EBADMSG, "agent info: not a JSON object");
-	boot_id = json_object_get_string(get(info, "boot_id"));
-	if (!boot_id || strlen(boot_id) > 40 || !get(info, "page_size")) {
-		json_object_put(info);
-		return vtc_errf(eb, EBADMSG, "agent info: no boot_id or page_size");
-	}
-	*ret = info;
-	*ret_boot_id = boot_id;
-	*ret_page_size = (uint32_t)json_object_get_uint64(get(info, "page_size"));
-	return 0;
-}
-
 /* run 'AGENT args...' and parse its JSON stdout (exit code 0 required) */
 static int agent_run(struct coll *c, const char *const *args, int timeout_ms,
 		     struct json_object **ret, struct vt_errbuf *eb)
@@ -199,7 +183,7 @@ static int agent_run(struct coll *c, const char *const *args, int timeout_ms,
 	if (st.exitcode != 0) {
 		r = vtc_errf(eb, EIO, "virt-trace-agent %s: exit code %d: %.200s", args[0],
 			     st.exitcode, st.err && *st.err ? st.err : (char *)st.out);
-	} else if (coll_json_parse(st.out, st.out_len, ret) < 0) {
+	} else if (coll_parse_json(st.out, st.out_len, ret) < 0) {
 		r = vtc_errf(eb, EBADMSG, "virt-trace-agent %s: output is not JSON: '%.80s'",
 			     args[0], (char *)st.out);
 	}
@@ -241,25 +225,39 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	static const char *const args[] = { "info", "--out", GUEST_INFO_PATH, NULL };
 	struct json_object *desc __attribute__((cleanup(json_putp))) = NULL;
 	struct json_object *info __attribute__((cleanup(json_putp))) = NULL;
+	_cleanup_free_ struct coll_session *s = calloc(1, sizeof(*s));
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *boot_id;
 	char dir[PATH_MAX];
 	struct coll_probe probe;
 	size_t len;
 	int r;
 
-	r = agent_run(c, args, 30000, &desc, eb);
+	if (!s)
+		return vtc_err(ENOMEM);
+	r = agent_run(c, args, COLL_AGENT_TIMEOUT_MS, &desc, eb);
 	if (r < 0)
 		return r;
-	r = coll_file_read_all(c->dom, GUEST_INFO_PATH, INFO_MAX_BYTES, &buf, &len, eb);
+	r = coll_file_read_all(c->dom, GUEST_INFO_PATH, COLL_INFO_MAX_BYTES, &buf, &len, eb);
 	if (r < 0)
-		return r;
+		return vtc_err_prefix(eb, r, "agent info");
 	coll_file_delete(c->dom, GUEST_INFO_PATH, NULL);
-	r = coll_info_parse(buf, len, &info, &boot_id, &c->page_size, eb);
+	if (coll_parse_json(buf, len, &info) < 0)
+		return vtc_errf(eb, EBADMSG, "agent info: not a JSON object");
+	r = coll_session_from_info(s, info, eb);
 	if (r < 0)
 		return r;
-	if (c->boot && !strcmp(boot_id, c->boot_id))
-		return 0;	/* the agent restarted in the same boot */
+	if (c->boot && !strcmp(s->boot_id, c->sess.boot_id)) {
+		/* the agent restarted in the same boot: its seq starts at 0 again */
+		s->stats = c->sess.stats;
+		c->sess = *s;
+		return 0;
+	}
+	if (c->boot == COLL_MAX_BOOTS)
+		return vtc_errf(eb, EMLINK, "guest boot %s: %u boots recorded already, no more",
+				s->boot_id, COLL_MAX_BOOTS);
+	if (c->reserve && c->reserve(c->reserve_ctx, len) < 0)
+		return vtc_errf(eb, EDQUOT, "guest boot %s: the spool quota is used up",
+				s->boot_id);
 	r = boot_dir(c, c->boot + 1, dir, sizeof(dir));
 	if (r < 0)
 		return r;
@@ -269,8 +267,10 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	if (r < 0)
 		return vtc_errf(eb, r, "%s/info.json: %s", dir, strerror(-r));
 	c->boot++;
-	snprintf(c->boot_id, sizeof(c->boot_id), "%s", boot_id);
-	syslog(LOG_INFO, "domain %s: guest boot %u (boot_id %s)", c->domain, c->boot, boot_id);
+	s->stats = c->sess.stats;
+	c->sess = *s;
+	syslog(LOG_INFO, "domain %s: guest boot %u (boot_id %s)", c->domain, c->boot,
+	       c->sess.boot_id);
 	r = coll_probe_run(c->dom, c->agent, COLL_PROBE_ROUNDS, &probe, eb);
 	if (r < 0) {
 		note_error(c, "probe", eb);
@@ -292,12 +292,12 @@ static int start_agent(struct coll *c, struct vt_errbuf *eb)
 	int r;
 
 	snprintf(kb, sizeof(kb), "%u", c->buffer_kb);
-	r = agent_run(c, args, 30000, &out, eb);
+	r = agent_run(c, args, COLL_AGENT_TIMEOUT_MS, &out, eb);
 	if (r == -EIO) {
 		/* left running by an earlier recorder: stop it (its data is stale), again */
 		struct json_object *o = NULL;
 
-		if (agent_run(c, stop, 30000, &o, NULL) == 0) {
+		if (agent_run(c, stop, COLL_AGENT_TIMEOUT_MS, &o, NULL) == 0) {
 			const char *path = json_object_get_string(get(o, "path"));
 
 			if (path)
@@ -305,7 +305,7 @@ static int start_agent(struct coll *c, struct vt_errbuf *eb)
 		}
 		json_object_put(o);
 		eb->msg[0] = '\0';
-		r = agent_run(c, args, 30000, &out, eb);
+		r = agent_run(c, args, COLL_AGENT_TIMEOUT_MS, &out, eb);
 	}
 	return r;
 }
@@ -313,6 +313,7 @@ static int start_agent(struct coll *c, struct vt_errbuf *eb)
 /* one agent session: ping, agent present, start, info (+ probe at a new boot) */
 static int setup(struct coll *c, struct vt_errbuf *eb)
 {
+	bool pushed = false;
 	int r;
 
 	if (virDomainIsActive(c->dom) != 1)
@@ -322,9 +323,10 @@ static int setup(struct coll *c, struct vt_errbuf *eb)
 		return vtc_err_prefix(eb, r, "qemu-ga");
 	free(c->agent);
 	c->agent = NULL;
-	r = coll_agent_ensure(c->dom, c->push, &c->agent, &c->pushed, eb);
+	r = coll_agent_ensure(c->dom, c->push, c->agent_binary, &c->agent, &pushed, eb);
 	if (r < 0)
 		return r;
+	c->pushed |= pushed;	/* found later where it was pushed before */
 	/* start first: the guest's saved_cmdlines fills once its tracing runs */
 	r = start_agent(c, eb);
 	if (r < 0)
@@ -333,6 +335,7 @@ static int setup(struct coll *c, struct vt_errbuf *eb)
 	if (r < 0)
 		return r;
 	c->started = true;
+	c->bad_in_row = 0;
 	syslog(LOG_INFO, "domain %s: guest agent %s started%s", c->domain, c->agent,
 	       c->pushed ? " (pushed)" : "");
 	return 0;
@@ -364,73 +367,62 @@ static int append_pages(struct coll *c, const struct vt_chunk *ch, struct vt_err
 	return r;
 }
 
-/*
- * take_chunk - check a pulled chunk against the boot being recorded and append its
- * pages; a bad chunk is dropped and counted (-EBADMSG), the run goes on.
- */
-static int take_chunk(struct coll *c, const uint8_t *buf, size_t len, struct vt_errbuf *eb)
+/* a chunk or reply the guest got wrong: dropped, counted per reason, logged */
+static void drop(struct coll *c, enum coll_bad why, const struct vt_errbuf *eb)
 {
-	static struct vt_chunk ch;	/* large; one collector thread uses it */
-	int r = vt_chunk_parse(buf, len, &ch, eb);
+	char what[64];
 
-	if (r == 0 && strcmp(ch.boot_id, c->boot_id))
-		r = vtc_errf(eb, EBADMSG, "chunk of boot %s, recording boot %s", ch.boot_id,
-			     c->boot_id);
-	if (r == 0 && ch.page_size != c->page_size)
-		r = vtc_errf(eb, EBADMSG, "chunk page size %u, info said %u", ch.page_size,
-			     c->page_size);
-	if (r < 0) {
-		c->dropped++;
-		return vtc_err(EBADMSG);
-	}
-	return append_pages(c, &ch, eb);
+	c->dropped++;
+	c->bad[why]++;
+	snprintf(what, sizeof(what), "chunk dropped (%s)", coll_bad_name(why));
+	note_error(c, what, eb);
 }
 
-/* 'collect' or 'stop': pull the chunk, delete it, keep its pages. 1 when more waits. */
+/*
+ * collect - 'collect' or 'stop': pull the chunk, check it, keep its pages. Return: 1 when
+ * more waits, 0, or -errno when the agent must be set up again (a new boot, the agent
+ * or qemu-ga gone, COLL_MAX_FAILURES bad replies in a row).
+ */
 static int collect(struct coll *c, const char *verb, struct vt_errbuf *eb)
 {
-	const char *args[] = { verb, NULL };
-	struct json_object *out __attribute__((cleanup(json_putp))) = NULL;
+	static struct vt_chunk ch;	/* large; one collector thread uses it */
 	_cleanup_free_ uint8_t *buf = NULL;
-	uint64_t h0 = coll_host_tsc(), bytes = 0;
+	uint64_t h0 = coll_host_tsc();
 	int64_t t0 = coll_now_ms();
-	const char *path, *boot_id;
+	enum coll_bad why;
 	size_t len = 0;
+	bool more = false;
 	int r;
 
-	r = agent_run(c, args, 30000, &out, eb);
-	if (r < 0)
+	r = coll_pull(c->dom, c->agent, verb, COLL_COLLECT_TIMEOUT_MS, &c->sess, &ch, &buf, &len,
+		      &more, &why, eb);
+	if (r > 0 && c->reserve && c->reserve(c->reserve_ctx, len) < 0) {
+		r = vtc_errf(eb, EDQUOT, "the spool quota is used up: %zu bytes of guest pages "
+					 "not kept", len);
+		why = COLL_BAD_QUOTA;
+	}
+	c->last_dropped = r < 0 && why != COLL_BAD_N;
+	if (r < 0 && why == COLL_BAD_N)
 		return r;
-	boot_id = json_object_get_string(get(out, "boot_id"));
-	if (boot_id && strcmp(boot_id, c->boot_id))
-		return vtc_errf(eb, ESTALE, "agent reports boot %s, recording boot %s", boot_id,
-				c->boot_id);
-	path = json_object_get_string(get(out, "path"));
-	if (get(out, "bytes"))
-		bytes = json_object_get_uint64(get(out, "bytes"));
-	if (path && bytes) {
-		if (bytes > VT_CHUNK_MAX_BYTES)
-			r = vtc_errf(eb, EFBIG, "chunk of %" PRIu64 " bytes refused", bytes);
-		else
-			r = coll_file_read_all(c->dom, path, VT_CHUNK_MAX_BYTES, &buf, &len, eb);
-		coll_file_delete(c->dom, path, NULL);
-		if (r < 0)
-			return r;
+	if (r < 0) {
+		drop(c, why, eb);
+		eb->msg[0] = '\0';
+		if (why != COLL_BAD_QUOTA && ++c->bad_in_row >= COLL_MAX_FAILURES)
+			return vtc_errf(eb, EPROTO, "%u bad replies in a row", c->bad_in_row);
+		return 0;
+	}
+	c->bad_in_row = 0;
+	if (r > 0) {
 		c->bytes += len;
 		c->pull_ms += (uint64_t)(coll_now_ms() - t0);
 		c->chunks++;
-		if (len != bytes) {
-			c->dropped++;
-			note_error(c, "chunk", &(struct vt_errbuf){ "size differs from what the "
-								    "agent said: dropped" });
-		} else if (take_chunk(c, buf, len, eb) < 0) {
-			note_error(c, "chunk dropped", eb);
-			eb->msg[0] = '\0';
-		}
+		r = append_pages(c, &ch, eb);
+		if (r < 0)
+			return r;
 	}
 	c->last_ok_host_tsc = h0;	/* every event before h0 is in the chunk */
 	c->have_last_ok = true;
-	return json_object_get_boolean(get(out, "more")) ? 1 : 0;
+	return more ? 1 : 0;
 }
 
 /* wait @ms or until a request; true when the thread should end */
@@ -455,18 +447,24 @@ static bool idle(struct coll *c, unsigned ms)
 	return stop;
 }
 
-/* the last collect: what waits, then the agent's 'stop' (the guest's rest) */
+/* the last collect: what waits, then the agent's 'stop' (the guest's rest); it ends by
+ * c->deadline (coll_stop's), or within COLL_FLUSH_MS from now */
 static void flush(struct coll *c)
 {
 	struct vt_errbuf eb = { "" };
+	int64_t none = 0;
 	int r = 1;
 
+	atomic_compare_exchange_strong(&c->deadline, &none, coll_now_ms() + COLL_FLUSH_MS);
 	if (!c->started || virDomainIsActive(c->dom) != 1)
 		return;
 	for (int i = 0; r == 1 && i < 64; i++)
 		r = collect(c, "collect", &eb);
-	if (r >= 0)
+	if (r >= 0) {
 		r = collect(c, "stop", &eb);
+		if (r >= 0 && c->last_dropped)	/* the guest's rest is lost, it still traces */
+			r = vtc_errf(&eb, EIO, "the agent's stop was dropped (see bad_chunks)");
+	}
 	if (r == 1)	/* stopped with pages left over: one more pull */
 		r = collect(c, "collect", &eb) < 0 ? 0 : 0;
 	if (r < 0) {
@@ -505,6 +503,8 @@ static void load_domain_config(struct coll *c)
 	free(xml);
 	free(c->events);
 	c->events = strdup(cfg.guest_events ? cfg.guest_events : "sched:sched_switch");
+	free(c->agent_binary);
+	c->agent_binary = cfg.agent_binary ? strdup(cfg.agent_binary) : NULL;
 	c->buffer_kb = cfg.guest_buffer_kb ? cfg.guest_buffer_kb : 8192;
 	c->poll_ms = cfg.poll_interval_ms ? cfg.poll_interval_ms : 2000;
 	c->push = cfg.agent_push;
@@ -517,6 +517,7 @@ static void *thread_main(void *arg)
 	struct vt_errbuf eb;
 	bool stop = false;
 
+	coll_deadline_watch(&c->deadline);
 	open_libvirt(c);
 	if (c->dom)
 		load_domain_config(c);
@@ -529,6 +530,10 @@ static void *thread_main(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		if (shut) {
 			flush(c);
+			pthread_mutex_lock(&c->lock);
+			if (!c->stop)	/* the flush's own limit is over */
+				atomic_store(&c->deadline, 0);
+			pthread_mutex_unlock(&c->lock);
 			if (virDomainShutdown(c->dom) < 0) {
 				virErrorPtr e = virGetLastError();
 
@@ -588,6 +593,8 @@ int coll_start(const struct coll_opts *opts, struct coll **ret, struct vt_errbuf
 	c->buffer_kb = opts->buffer_kb ? opts->buffer_kb : 8192;
 	c->poll_ms = opts->poll_ms ? opts->poll_ms : 2000;
 	c->push = opts->push;
+	c->reserve = opts->reserve;
+	c->reserve_ctx = opts->reserve_ctx;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	if (!c->domain || !c->spool || !c->events) {
@@ -622,11 +629,19 @@ void coll_stop(struct coll *c, int max_ms)
 		return;
 	pthread_mutex_lock(&c->lock);
 	c->end_host_tsc = coll_host_tsc();
+	/* what runs now and the last collect: within COLL_FLUSH_MS, and well before max_ms */
+	atomic_store(&c->deadline, coll_now_ms() + (max_ms > 2 * COLL_FLUSH_MS ? COLL_FLUSH_MS
+									      : max_ms / 2));
 	c->stop = true;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += max_ms / 1000;
+	ts.tv_nsec += (long)(max_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
 	if (pthread_timedjoin_np(c->thread, NULL, &ts) == 0) {
 		c->thread_running = false;
 		return;
@@ -657,6 +672,7 @@ void coll_free(struct coll *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->agent);
+	free(c->agent_binary);
 	free(c->events);
 	free(c->domain);
 	free(c->spool);

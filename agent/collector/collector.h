@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vt/chunk.h"
 #include "vt/common.h"
 
 struct json_object;
@@ -20,7 +21,20 @@ struct vt_chunk;
 /* where the agent lives in the guest; the first that answers with our version is used */
 #define COLL_AGENT_GUEST_PATH "/usr/local/lib/virt-trace/virt-trace-agent"
 #define COLL_AGENT_PUSH_PATH "/tmp/virt-trace-agent"
+#define COLL_AGENT_DIR "/var/lib/virt-trace-agent"	/* its chunks (VTA_DEFAULT_DIR) */
 #define COLL_PROBE_ROUNDS 9
+
+/*
+ * Time limits (milliseconds). Every agent call has its own timeout besides (qga.h); a
+ * guest command still running at its limit is killed.
+ */
+#define COLL_AGENT_TIMEOUT_MS 30000	/* start, info (and a stale agent's stop) */
+#define COLL_COLLECT_TIMEOUT_MS 20000	/* collect, stop: drain at most 3 MiB of pages */
+#define COLL_FLUSH_MS 20000		/* what runs after coll_stop, the last collect in it */
+#define COLL_STOP_MAX_MS 45000		/* coll_stop abandons the thread after this */
+#define COLL_MAX_FAILURES 3		/* bad replies in a row before the agent is set up again */
+#define COLL_MAX_BOOTS 16		/* REC_MAX_GUESTS: later boots are not recorded */
+#define COLL_INFO_MAX_BYTES (16u << 20)	/* the agent's info (formats, kallsyms) */
 
 /* guest_events .. push are defaults: the thread reads the config file and the domain's
  * <vt:trace> metadata once it has the domain, and those win */
@@ -31,6 +45,9 @@ struct coll_opts {
 	unsigned buffer_kb;
 	unsigned poll_ms;
 	bool push;			/* push the agent when missing or of another version */
+	/* counts @bytes of guest data against the spool quota: 0, or -EDQUOT (NULL: none) */
+	int (*reserve)(void *ctx, uint64_t bytes);
+	void *reserve_ctx;
 };
 
 struct coll;
@@ -43,37 +60,86 @@ int coll_start(const struct coll_opts *opts, struct coll **ret, struct vt_errbuf
  */
 void coll_shutdown(struct coll *c);
 /*
- * coll_stop - end the collector: a last collect while the domain still runs (bounded
- * by timeouts), the uncovered time recorded, spool/guest.json written; joins the thread
- * (a thread stuck past @max_ms is abandoned: it writes nothing more to the spool).
+ * coll_stop - end the collector: what it does now and a last collect while the domain
+ * still runs, together within COLL_FLUSH_MS (and @max_ms); the uncovered time recorded,
+ * spool/guest.json written; joins the thread (a thread stuck past @max_ms, e.g. in one
+ * libvirt call, is abandoned: it writes nothing more to the spool).
  */
 void coll_stop(struct coll *c, int max_ms);
 void coll_free(struct coll *c);
 
-/* ---- collector.c: the agent's JSON answers (guest data) */
-/* a JSON object from @len bytes of agent output: 0 with *ret (json_object_put), -EBADMSG */
-int coll_json_parse(const uint8_t *buf, size_t len, struct json_object **ret);
+/* ---- pull.c: one collect, everything the guest sends checked */
+enum coll_bad {
+	COLL_BAD_TIMEOUT,	/* the agent did not answer in time (its process killed) */
+	COLL_BAD_REPLY_SIZE,	/* a reply or the agent's output over its limit */
+	COLL_BAD_REPLY,		/* a reply that is not what the command returns */
+	COLL_BAD_TOO_BIG,	/* a chunk over VT_CHUNK_MAX_BYTES, or longer than said */
+	COLL_BAD_TRUNCATED,	/* a chunk shorter than the agent said */
+	COLL_BAD_HEADER,	/* vt_chunk_parse refused it (garbage) */
+	COLL_BAD_BOOT,		/* of another boot than the one recorded */
+	COLL_BAD_PAGE_SIZE,	/* pages not of the info's size */
+	COLL_BAD_SEQ,		/* seq not after the last chunk's (replayed) */
+	COLL_BAD_CPU,		/* a CPU the guest does not have */
+	COLL_BAD_PAGE,		/* a page header or record that does not hold */
+	COLL_BAD_EVENT,		/* an event id no format of the guest defines */
+	COLL_BAD_QUOTA,		/* the spool quota is used up */
+	COLL_BAD_N,		/* (not the guest's fault) */
+};
+
+/* the reason's name in the manifest (guest_agent.bad_chunks): "timeout", ... */
+const char *coll_bad_name(enum coll_bad b);
+
+/* what the agent's info said a chunk of this boot must be */
+struct coll_session {
+	char boot_id[41];
+	uint32_t page_size;
+	unsigned long_size;
+	uint32_t ncpus;
+	uint8_t event_ids[VT_CHUNK_EVENT_IDS / 8];	/* ids of the info's formats */
+	uint64_t next_seq;				/* since the agent's start */
+	uint64_t last_ts[VT_CHUNK_MAX_CPUS];
+	struct vt_chunk_stats stats;			/* of the chunks taken */
+};
+
+/* boot_id of /proc/sys/kernel/random/boot_id: 36 characters, 8-4-4-4-12 lower hex */
+bool coll_boot_id_ok(const char *s);
 /*
- * coll_info_parse - the agent's info JSON: 0 with *ret (json_object_put), its boot_id
- * (borrowed from *ret, at most 40 bytes) and page_size; -EBADMSG (reason in @eb).
+ * coll_session_from_info - check the agent's info (boot_id, page_size, long_size, cpus,
+ * formats with their ids) and set @s from it. Return: 0, -EBADMSG with the reason.
  */
-int coll_info_parse(const uint8_t *buf, size_t len, struct json_object **ret,
-		    const char **ret_boot_id, uint32_t *ret_page_size, struct vt_errbuf *eb);
+int coll_session_from_info(struct coll_session *s, struct json_object *info, struct vt_errbuf *eb);
+/* the agent (re)started: seq from 0, per-CPU times forgotten */
+void coll_session_restart(struct coll_session *s);
+/* a JSON object from @len bytes (trailing blanks allowed): 0 with *ret, -EBADMSG */
+int coll_parse_json(const uint8_t *buf, size_t len, struct json_object **ret);
+/*
+ * coll_pull - run 'AGENT @verb' (collect or stop) for at most @timeout_ms, read the chunk
+ * it cut, delete it in the guest and check it against @s. Return: 1 with the chunk in
+ * *@ch (pages borrowed from *@buf, caller frees) and *@more; 0 when the agent cut none;
+ * -errno: with *@why < COLL_BAD_N the guest sent something bad, dropped (reason in @eb);
+ * with COLL_BAD_N the agent, qemu-ga or the domain is gone, or -ESTALE for a new boot.
+ */
+int coll_pull(virDomainPtr dom, const char *agent, const char *verb, int timeout_ms,
+	      struct coll_session *s, struct vt_chunk *ch, uint8_t **buf, size_t *len, bool *more,
+	      enum coll_bad *why, struct vt_errbuf *eb);
 
 /* ---- push.c */
-/* the host's agent binary: $VT_AGENT_BINARY, <prefix>/lib/virt-trace/virt-trace-agent
- * beside our executable, /usr/lib/virt-trace/virt-trace-agent. *ret malloc'ed. */
-int coll_agent_binary(char **ret, struct vt_errbuf *eb);
+/*
+ * coll_agent_binary - the host's agent binary: $VT_AGENT_BINARY, else @configured (the
+ * config's agent_binary; NULL: none), else <prefix>/lib/virt-trace/virt-trace-agent
+ * beside our executable, else /usr/lib/virt-trace/virt-trace-agent. *ret malloc'ed.
+ */
+int coll_agent_binary(const char *configured, char **ret, struct vt_errbuf *eb);
 /*
  * coll_agent_ensure - find an agent of our version in the guest (*ret_path, malloc'ed);
- * with @push, copy the host binary to COLL_AGENT_PUSH_PATH (0755) when there is none.
- * *ret_pushed says whether it was pushed.
+ * with @push, copy the host binary (@binary: coll_agent_binary's @configured) to
+ * COLL_AGENT_PUSH_PATH (0755) when there is none. *ret_pushed says whether it was pushed.
  */
-int coll_agent_ensure(virDomainPtr dom, bool push, char **ret_path, bool *ret_pushed,
-		      struct vt_errbuf *eb);
+int coll_agent_ensure(virDomainPtr dom, bool push, const char *binary, char **ret_path,
+		      bool *ret_pushed, struct vt_errbuf *eb);
 /* push the host binary to @guest_path (NULL: COLL_AGENT_PUSH_PATH) and chmod 0755 */
-int coll_agent_push(virDomainPtr dom, const char *guest_path, uint64_t *ret_bytes,
-		    struct vt_errbuf *eb);
+int coll_agent_push(virDomainPtr dom, const char *binary, const char *guest_path,
+		    uint64_t *ret_bytes, struct vt_errbuf *eb);
 
 /* ---- probe.c */
 struct coll_probe_sample {

@@ -20,7 +20,7 @@
 
 #define AGENT_MAX_BYTES (64u << 20)
 
-int coll_agent_binary(char **ret, struct vt_errbuf *eb)
+int coll_agent_binary(const char *configured, char **ret, struct vt_errbuf *eb)
 {
 	const char *env = getenv("VT_AGENT_BINARY");
 	char self[PATH_MAX], cand[PATH_MAX + 64];
@@ -30,6 +30,13 @@ int coll_agent_binary(char **ret, struct vt_errbuf *eb)
 		if (access(env, R_OK) < 0)
 			return vtc_errf(eb, errno, "VT_AGENT_BINARY=%s: %s", env, strerror(errno));
 		*ret = strdup(env);
+		return *ret ? 0 : vtc_err(ENOMEM);
+	}
+	if (configured && *configured) {
+		if (access(configured, R_OK) < 0)
+			return vtc_errf(eb, errno, "agent_binary %s: %s", configured,
+					strerror(errno));
+		*ret = strdup(configured);
 		return *ret ? 0 : vtc_err(ENOMEM);
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -70,8 +77,8 @@ static int chmod_x(virDomainPtr dom, const char *path, struct vt_errbuf *eb)
 	return r;
 }
 
-int coll_agent_push(virDomainPtr dom, const char *guest_path, uint64_t *ret_bytes,
-		    struct vt_errbuf *eb)
+int coll_agent_push(virDomainPtr dom, const char *binary, const char *guest_path,
+		    uint64_t *ret_bytes, struct vt_errbuf *eb)
 {
 	_cleanup_free_ char *bin = NULL, *data = NULL;
 	const char *b[] = { "mkdir", "-p", NULL, NULL };
@@ -82,7 +89,7 @@ int coll_agent_push(virDomainPtr dom, const char *guest_path, uint64_t *ret_byte
 
 	if (!guest_path)
 		guest_path = COLL_AGENT_PUSH_PATH;
-	r = coll_agent_binary(&bin, eb);
+	r = coll_agent_binary(binary, &bin, eb);
 	if (r < 0)
 		return r;
 	r = vtc_read_file(bin, &data, &len);
@@ -123,8 +130,8 @@ static int agent_version_ok(virDomainPtr dom, const char *path, struct vt_errbuf
 	return r;
 }
 
-int coll_agent_ensure(virDomainPtr dom, bool push, char **ret_path, bool *ret_pushed,
-		      struct vt_errbuf *eb)
+int coll_agent_ensure(virDomainPtr dom, bool push, const char *binary, char **ret_path,
+		      bool *ret_pushed, struct vt_errbuf *eb)
 {
 	static const char *const paths[] = { COLL_AGENT_GUEST_PATH, COLL_AGENT_PUSH_PATH };
 	struct vt_errbuf why = { "" };
@@ -140,7 +147,7 @@ int coll_agent_ensure(virDomainPtr dom, bool push, char **ret_path, bool *ret_pu
 	if (!push)
 		return vtc_errf(eb, ENOENT, "no virt-trace-agent %s in the guest and agent_push "
 					    "is off (last: %s)", VT_VERSION, why.msg);
-	r = coll_agent_push(dom, COLL_AGENT_PUSH_PATH, NULL, eb);
+	r = coll_agent_push(dom, binary, COLL_AGENT_PUSH_PATH, NULL, eb);
 	if (r < 0)
 		return vtc_err_prefix(eb, r, "pushing the agent");
 	r = agent_version_ok(dom, COLL_AGENT_PUSH_PATH, eb);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <json.h>
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
@@ -24,12 +25,49 @@
  */
 #define WRITE_CHUNK (48u << 10)
 
+/* a kill after a timeout may run past the deadline, with short timeouts */
+#define GRACE_TIMEOUT_S 2
+
+static __thread const _Atomic int64_t *deadline_ptr;
+static __thread bool grace;
+
 int64_t coll_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void coll_deadline_watch(const _Atomic int64_t *deadline_ms)
+{
+	deadline_ptr = deadline_ms;
+}
+
+int coll_deadline_left_ms(void)
+{
+	int64_t d = deadline_ptr ? atomic_load(deadline_ptr) : 0, left;
+
+	if (!d || grace)
+		return INT32_MAX;
+	left = d - coll_now_ms();
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* @timeout_s cut to the deadline (and to GRACE_TIMEOUT_S in a grace); 0 when it passed */
+static int call_timeout_s(int timeout_s)
+{
+	int64_t left = coll_deadline_left_ms();
+
+	if (timeout_s <= 0)
+		timeout_s = COLL_TIMEOUT_S;
+	if (grace && timeout_s > GRACE_TIMEOUT_S)
+		timeout_s = GRACE_TIMEOUT_S;
+	if (left == 0)
+		return 0;
+	if ((left + 999) / 1000 < timeout_s)
+		timeout_s = (int)((left + 999) / 1000);
+	return timeout_s;
 }
 
 static void json_putp(struct json_object **o)
@@ -55,6 +93,8 @@ static int virt_failure(struct vt_errbuf *eb, const char *what)
 		err = ETIMEDOUT;
 	else if (e && e->code == VIR_ERR_AGENT_UNRESPONSIVE)
 		err = ENOTCONN;
+	else if (e && e->code == VIR_ERR_RPC && e->message && strstr(e->message, "encode"))
+		err = EMSGSIZE;	/* a reply over libvirt's 4 MiB RPC string: never ours */
 	return vtc_errf(eb, err, "%s: %s", what, msg);
 }
 
@@ -86,7 +126,10 @@ int coll_qga(virDomainPtr dom, const char *cmd, int timeout_s, struct json_objec
 	if (strlen(cmd) >= COLL_REPLY_MAX)
 		return vtc_errf(eb, EMSGSIZE, "%s: command of %zu bytes is too big", name,
 				strlen(cmd));
-	reply = virDomainQemuAgentCommand(dom, cmd, timeout_s > 0 ? timeout_s : COLL_TIMEOUT_S, 0);
+	timeout_s = call_timeout_s(timeout_s);
+	if (!timeout_s)
+		return vtc_errf(eb, ECANCELED, "%s: not sent, the collector's time is up", name);
+	reply = virDomainQemuAgentCommand(dom, cmd, timeout_s, 0);
 	if (!reply)
 		return virt_failure(eb, name);
 	len = strnlen(reply, COLL_REPLY_MAX + 1);
@@ -279,8 +322,9 @@ void coll_exec_status_fini(struct coll_exec_status *st)
 	st->err = NULL;
 }
 
+/* base64 member @key decoded; more than @cap bytes: -EMSGSIZE, or cut when @cut is given */
 static int decode_member(struct json_object *o, const char *key, size_t cap, uint8_t **ret,
-			 size_t *ret_len)
+			 size_t *ret_len, bool *cut)
 {
 	struct json_object *v = get(o, key);
 	const char *s;
@@ -294,8 +338,14 @@ static int decode_member(struct json_object *o, const char *key, size_t cap, uin
 		return vtc_err(EBADMSG);
 	s = v ? json_object_get_string(v) : "";
 	len = v ? (size_t)json_object_get_string_len(v) : 0;
-	if (len / 4 * 3 > cap)
-		return vtc_err(EMSGSIZE);
+	if (cut)
+		*cut = false;
+	if (len > (cap + 2) / 3 * 4) {
+		if (!cut)
+			return vtc_err(EMSGSIZE);
+		len = cap / 3 * 4;	/* whole groups of 4: no padding inside */
+		*cut = true;
+	}
 	buf = malloc(len / 4 * 3 + 1);
 	if (!buf)
 		return vtc_err(ENOMEM);
@@ -333,9 +383,13 @@ int coll_exec_status(virDomainPtr dom, int64_t pid, struct coll_exec_status *ret
 	ret->exited = json_object_get_boolean(ex);
 	ret->exitcode = int_member(rv, "exitcode", &v) == 0 ? (int)v : -1;
 	ret->signal = int_member(rv, "signal", &v) == 0 ? (int)v : 0;
-	r = decode_member(rv, "out-data", COLL_REPLY_MAX, &ret->out, &ret->out_len);
+	r = decode_member(rv, "out-data", COLL_EXEC_OUT_MAX, &ret->out, &ret->out_len, NULL);
+	if (r == -EMSGSIZE)
+		return vtc_errf(eb, EMSGSIZE, "guest-exec-status: more than %u bytes of output "
+					      "refused", COLL_EXEC_OUT_MAX);
 	if (!r)
-		r = decode_member(rv, "err-data", COLL_REPLY_MAX, (uint8_t **)&ret->err, &elen);
+		r = decode_member(rv, "err-data", COLL_EXEC_ERR_MAX, (uint8_t **)&ret->err, &elen,
+				  &ret->err_cut);
 	if (r < 0) {
 		coll_exec_status_fini(ret);
 		return vtc_errf(eb, r, "guest-exec-status: bad output data");
@@ -343,10 +397,36 @@ int coll_exec_status(virDomainPtr dom, int64_t pid, struct coll_exec_status *ret
 	return 0;
 }
 
-int coll_exec_wait(virDomainPtr dom, const char *path, const char *const *args, int timeout_ms,
-		   struct coll_exec_status *ret, struct vt_errbuf *eb)
+static int exec_wait(virDomainPtr dom, const char *path, const char *const *args, int timeout_ms,
+		     bool kill, struct coll_exec_status *ret, struct vt_errbuf *eb);
+
+/* kill -9 @pid in the guest and reap it, past the deadline but with short timeouts */
+static void kill_guest(virDomainPtr dom, int64_t pid)
 {
-	int64_t deadline = coll_now_ms() + timeout_ms, pid;
+	char num[24];
+	const char *a[] = { "-KILL", num, NULL };
+	const char *b[] = { "kill", "-KILL", num, NULL };
+	struct coll_exec_status st;
+	bool was = grace;
+	int r;
+
+	snprintf(num, sizeof(num), "%" PRId64, pid);
+	grace = true;
+	r = exec_wait(dom, "/bin/kill", a, COLL_KILL_TIMEOUT_MS / 2, false, &st, NULL);
+	if (r == -EREMOTEIO)	/* no /bin/kill: a busybox-only guest */
+		r = exec_wait(dom, "/bin/busybox", b, COLL_KILL_TIMEOUT_MS / 2, false, &st, NULL);
+	if (r == 0)
+		coll_exec_status_fini(&st);
+	/* qemu-ga keeps an exited process until its status is asked for */
+	if (coll_exec_status(dom, pid, &st, NULL) == 0)
+		coll_exec_status_fini(&st);
+	grace = was;
+}
+
+static int exec_wait(virDomainPtr dom, const char *path, const char *const *args, int timeout_ms,
+		     bool kill, struct coll_exec_status *ret, struct vt_errbuf *eb)
+{
+	int64_t t0 = coll_now_ms(), deadline = t0 + timeout_ms, pid;
 	long sleep_us = 0;
 	int r;
 
@@ -355,17 +435,34 @@ int coll_exec_wait(virDomainPtr dom, const char *path, const char *const *args, 
 	if (r < 0)
 		return r;
 	for (;;) {
+		int64_t now;
+
 		r = coll_exec_status(dom, pid, ret, eb);
 		if (r < 0 || ret->exited)
 			return r;
 		coll_exec_status_fini(ret);
-		if (coll_now_ms() > deadline)
-			return vtc_errf(eb, ETIMEDOUT, "%s: still running after %d ms", path,
-					timeout_ms);
-		if (sleep_us)
-			nanosleep(&(struct timespec){ .tv_nsec = sleep_us * 1000 }, NULL);
+		now = coll_now_ms();
+		if (now >= deadline || coll_deadline_left_ms() == 0) {
+			if (kill)
+				kill_guest(dom, pid);
+			return vtc_errf(eb, ETIMEDOUT, "%s %s: still running after %" PRId64 " ms%s",
+					path, args && args[0] ? args[0] : "", now - t0,
+					kill ? ": killed" : "");
+		}
+		if (sleep_us) {
+			long nap_us = sleep_us < (deadline - now) * 1000 ? sleep_us
+									 : (long)(deadline - now) * 1000;
+
+			nanosleep(&(struct timespec){ .tv_nsec = nap_us * 1000 }, NULL);
+		}
 		sleep_us = sleep_us ? (sleep_us * 2 > 100000 ? 100000 : sleep_us * 2) : 500;
 	}
+}
+
+int coll_exec_wait(virDomainPtr dom, const char *path, const char *const *args, int timeout_ms,
+		   struct coll_exec_status *ret, struct vt_errbuf *eb)
+{
+	return exec_wait(dom, path, args, timeout_ms, true, ret, eb);
 }
 
 static int file_open(virDomainPtr dom, const char *path, const char *mode, int64_t *handle,
@@ -394,11 +491,14 @@ static void file_close(virDomainPtr dom, int64_t handle)
 	struct json_object *a, *rv = NULL;
 	struct json_object *cmd = command("guest-file-close", &a);
 	struct vt_errbuf ignored;
+	bool was = grace;
 
 	if (!cmd)
 		return;
 	json_object_object_add(a, "handle", json_object_new_int64(handle));
+	grace = true;	/* a handle left open stays open in qemu-ga */
 	run(dom, cmd, COLL_TIMEOUT_S, &rv, &ignored);
+	grace = was;
 	json_object_put(rv);
 	json_object_put(cmd);
 }
@@ -417,7 +517,7 @@ static int file_read(virDomainPtr dom, int64_t handle, uint8_t *out, size_t cap,
 		return vtc_err(ENOMEM);
 	json_object_object_add(a, "handle", json_object_new_int64(handle));
 	json_object_object_add(a, "count", json_object_new_int64(COLL_FILE_CHUNK));
-	r = run(dom, cmd, 30, &rv, eb);
+	r = run(dom, cmd, COLL_FILE_TIMEOUT_S, &rv, eb);
 	if (r < 0)
 		return r;
 	e = get(rv, "eof");
@@ -522,7 +622,7 @@ int coll_file_write(virDomainPtr dom, const char *path, const void *data, size_t
 		}
 		json_object_object_add(a, "handle", json_object_new_int64(handle));
 		json_object_object_add(a, "buf-b64", json_object_new_string(b64));
-		r = run(dom, cmd, 30, &rv, eb);
+		r = run(dom, cmd, COLL_FILE_TIMEOUT_S, &rv, eb);
 		if (!r && (int_member(rv, "count", &count) < 0 || count != (int64_t)n))
 			r = vtc_errf(eb, EIO, "guest-file-write %s: short write at %zu", path, off);
 		json_object_put(rv);

@@ -20,6 +20,20 @@ struct json_object;
 #define COLL_REPLY_MAX (4u << 20)	/* replies above this are refused */
 #define COLL_FILE_CHUNK (1u << 20)	/* bytes per guest-file-read / -write */
 #define COLL_TIMEOUT_S 10		/* default per-call timeout */
+#define COLL_FILE_TIMEOUT_S 20		/* one guest-file-read/-write (1 MiB, 48 KiB) */
+#define COLL_EXEC_OUT_MAX (1u << 20)	/* a guest command's stdout: more is refused */
+#define COLL_EXEC_ERR_MAX 4096u		/* its stderr: the rest is cut off */
+#define COLL_KILL_TIMEOUT_MS 4000	/* kill -9 of a guest command that timed out */
+
+/*
+ * coll_deadline_watch - every later agent call of this thread ends by *@deadline_ms
+ * (CLOCK_MONOTONIC milliseconds, coll_now_ms(); 0 = no deadline): its timeout is cut to
+ * what is left, and a call after it fails with -ECANCELED. Read at each call, so another
+ * thread may set it (coll_stop does). NULL: no deadline.
+ */
+void coll_deadline_watch(const _Atomic int64_t *deadline_ms);
+/* milliseconds left before the watched deadline (INT32_MAX when none, 0 when passed) */
+int coll_deadline_left_ms(void);
 
 /*
  * coll_qga - send @cmd (complete QGA JSON) to @dom's agent, wait at most @timeout_s.
@@ -43,6 +57,7 @@ struct coll_exec_status {
 	uint8_t *out;		/* decoded stdout, NUL-terminated (caller frees) */
 	size_t out_len;
 	char *err;		/* decoded stderr, NUL-terminated, capped (caller frees) */
+	bool err_cut;		/* stderr was longer than COLL_EXEC_ERR_MAX */
 };
 
 void coll_exec_status_fini(struct coll_exec_status *st);
@@ -50,12 +65,14 @@ void coll_exec_status_fini(struct coll_exec_status *st);
 /* guest-exec @path with @args (NULL-terminated, may be NULL), output captured: *ret_pid */
 int coll_exec(virDomainPtr dom, const char *path, const char *const *args, int64_t *ret_pid,
 	      struct vt_errbuf *eb);
-/* guest-exec-status of @pid (output decoded, capped at COLL_REPLY_MAX) */
+/* guest-exec-status of @pid: stdout over COLL_EXEC_OUT_MAX is -EMSGSIZE, stderr is cut */
 int coll_exec_status(virDomainPtr dom, int64_t pid, struct coll_exec_status *ret,
 		     struct vt_errbuf *eb);
 /*
- * coll_exec_wait - exec and poll the status until it exited or @timeout_ms passed
- * (-ETIMEDOUT). Return: 0 with *ret (exit code not checked).
+ * coll_exec_wait - exec and poll the status until it exited or @timeout_ms (or the
+ * watched deadline) passed: then the guest process is killed (kill -9 through guest-exec,
+ * at most COLL_KILL_TIMEOUT_MS) and -ETIMEDOUT returned. Return: 0 with *ret (exit code
+ * not checked).
  */
 int coll_exec_wait(virDomainPtr dom, const char *path, const char *const *args, int timeout_ms,
 		   struct coll_exec_status *ret, struct vt_errbuf *eb);

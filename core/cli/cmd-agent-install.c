@@ -14,6 +14,7 @@
 #include "collector.h"
 #include "qga.h"
 #include "util.h"
+#include "vt/config.h"
 
 static const char install_help[] =
 	"Usage: virt-trace agent-install [--path GUEST-PATH] [--timeout SEC] DOMAIN\n"
@@ -75,8 +76,15 @@ int cmd_agent_install(int argc, char **argv)
 		return cli_error_eb(r, &eb, domain);
 	r = coll_wait_agent(dom, (int)timeout * 1000, NULL, &eb);
 	t0 = coll_now_ms();
-	if (!r)
-		r = coll_agent_push(dom, path, &bytes, &eb);
+	if (!r) {
+		struct vt_config cfg = { 0 };
+		struct vt_errbuf ceb = { "" };
+
+		/* the agent_binary of the config, as the recorder pushes it; a bad file: defaults */
+		vt_config_load(NULL, &cfg, &ceb);
+		r = coll_agent_push(dom, cfg.agent_binary, path, &bytes, &eb);
+		vt_config_fini(&cfg);
+	}
 	if (!r)
 		r = coll_exec_wait(dom, path, version, 10000, &st, &eb);
 	if (!r) {

@@ -128,10 +128,10 @@ void rec_guest_apic_ids(struct json_object *info, uint32_t *ids, size_t max, siz
 {
 	struct json_object *cpus = array(get(info, "cpus"));
 	size_t n = cpus ? json_object_array_length(cpus) : 0;
-	_cleanup_free_ bool *seen = NULL;
+	uint8_t seen[REC_MAX_VCPUS / 8] = { 0 };
 
 	*ret_n = 0;
-	if (n > max || !(seen = calloc(n ? n : 1, sizeof(*seen))))
+	if (n > max || n > REC_MAX_VCPUS)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(cpus, i);
@@ -142,9 +142,9 @@ void rec_guest_apic_ids(struct json_object *info, uint32_t *ids, size_t max, siz
 		 * as 0) would leave another one unmapped */
 		if (!json_object_is_type(jcpu, json_type_int) ||
 		    !json_object_is_type(japic, json_type_int) || cpu < 0 || (size_t)cpu >= n ||
-		    seen[cpu])
+		    (seen[cpu / 8] & (1u << (cpu % 8))))
 			return;
-		seen[cpu] = true;
+		seen[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
 		ids[cpu] = (uint32_t)json_object_get_uint64(japic);
 	}
 	*ret_n = n;
@@ -425,10 +425,35 @@ static void agent_figures(struct json_object *root, const char *spool,
 		vt_manifest_add_warning(root, "guest events after the last collect are lost "
 					      "(%" PRIu64 " host ticks uncovered: the guest was not "
 					      "flushed before it stopped)", json_object_get_uint64(unc));
-	if (get(g, "dropped_chunks") && json_object_get_uint64(get(g, "dropped_chunks")))
-		vt_manifest_add_warning(root, "guest agent: %" PRIu64 " chunks dropped (bad or "
-					      "mismatched; see guest_agent.errors)",
-					json_object_get_uint64(get(g, "dropped_chunks")));
+	if (get(g, "dropped_chunks") && json_object_get_uint64(get(g, "dropped_chunks"))) {
+		char why[256] = "";
+		size_t len = 0;
+
+		struct json_object *bad = get(g, "bad_chunks");
+
+		if (!bad || !json_object_is_type(bad, json_type_object))
+			bad = json_object_new_object();
+		else
+			json_object_get(bad);
+		json_object_object_foreach(bad, reason, count) {
+			int n = snprintf(why + len, sizeof(why) - len, "%s%s %" PRIu64, len ? ", " : "",
+					 reason, json_object_get_uint64(count));
+
+			if (n < 0 || (size_t)n >= sizeof(why) - len)
+				break;
+			len += (size_t)n;
+		}
+		json_object_put(bad);
+		vt_manifest_add_warning(root, "guest agent: %" PRIu64 " chunks dropped (%s; see "
+					      "guest_agent.bad_chunks and errors)",
+					json_object_get_uint64(get(g, "dropped_chunks")),
+					len ? why : "bad or mismatched");
+	}
+	if (get(g, "ts_backwards_pages") && json_object_get_uint64(get(g, "ts_backwards_pages")))
+		vt_manifest_add_warning(root, "guest agent: %" PRIu64 " guest pages start before "
+					      "the last event of their CPU (a guest TSC write, or "
+					      "flagged as out of order)",
+					json_object_get_uint64(get(g, "ts_backwards_pages")));
 	json_object_object_add(root, "guest_agent", g);
 }
 

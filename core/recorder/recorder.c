@@ -135,7 +135,8 @@ static void start_collector(struct recorder *rec)
 {
 	struct vt_errbuf eb = { "" };
 	char spool[PATH_MAX];
-	struct coll_opts o = { .domain = rec->domain, .spool = spool, .push = true };
+	struct coll_opts o = { .domain = rec->domain, .spool = spool, .push = true,
+			       .reserve = rec_spool_reserve, .reserve_ctx = rec->spool };
 
 	if (rec->coll || getenv("VT_NO_COLLECTOR"))
 		return;
@@ -299,6 +300,7 @@ static void tick(struct recorder *rec)
 
 struct stats_ctx {
 	struct rec_spool_stats st;
+	uint64_t quota;
 };
 
 static int stats_edit(struct json_object *root, void *ctx)
@@ -311,6 +313,8 @@ static int stats_edit(struct json_object *root, void *ctx)
 		json_object_object_add(root, "recorder", rec);
 	}
 	json_object_object_add(rec, "spool_bytes", json_object_new_uint64(c->st.written));
+	json_object_object_add(rec, "spool_guest_bytes", json_object_new_uint64(c->st.guest));
+	json_object_object_add(rec, "spool_quota_bytes", json_object_new_uint64(c->quota));
 	json_object_object_add(rec, "dropped_bytes", json_object_new_uint64(c->st.lost));
 	if (c->st.lost)
 		vt_manifest_add_warning(root, "spool quota: %" PRIu64 " bytes of host pages dropped",
@@ -503,7 +507,7 @@ int rec_main(const struct rec_args *args)
 	loop(&rec);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* the guest's last chunk while the host still records */
-	coll_stop(rec.coll, 120000);
+	coll_stop(rec.coll, COLL_STOP_MAX_MS);
 	coll_free(rec.coll);
 	rec.coll = NULL;
 	vt_run_set_state(&rec.run, VT_RUN_FINALIZING, NULL, &eb);
@@ -511,6 +515,7 @@ int rec_main(const struct rec_args *args)
 	tracefs_trace_off(rec.tsc);
 	rec_spool_stop(rec.spool);
 	rec_spool_get_stats(rec.spool, &sc.st);
+	sc.quota = rec.quota;
 	save_tgids(&rec);
 	manifest_edit(&rec.run, stats_edit, &sc, &eb);
 	teardown(&rec);

@@ -19,7 +19,8 @@ struct tracefs_instance;
 struct rec_spool;
 
 struct rec_spool_stats {
-	uint64_t written;	/* bytes in the spool */
+	uint64_t written;	/* bytes in the spool (host pages and guest data) */
+	uint64_t guest;		/* of which guest data (rec_spool_reserve) */
 	uint64_t lost;		/* bytes read and dropped past the quota */
 	bool over_quota;
 	int err;		/* first reader error (-errno), 0 if none */
@@ -37,6 +38,12 @@ int rec_spool_start(const char *spool, struct tracefs_instance *main,
 /* stop the readers, drain what the ring buffers hold (partial pages too), join */
 void rec_spool_stop(struct rec_spool *s);
 void rec_spool_get_stats(struct rec_spool *s, struct rec_spool_stats *ret);
+/*
+ * rec_spool_reserve - count @bytes of guest data (a struct rec_spool * in @ctx) against
+ * the quota, which host and guest share. Return: 0, or -EDQUOT when they do not fit
+ * (nothing counted; the host readers go on until the quota is reached).
+ */
+int rec_spool_reserve(void *ctx, uint64_t bytes);
 void rec_spool_free(struct rec_spool *s);
 
 /* ---- qemu.c: what the recorder learns at 'started' */

@@ -2,7 +2,8 @@
 /*
  * The spool writers: one thread per instance x CPU moves whole ring-buffer pages from
  * trace_pipe_raw into spool/<main|tsc>/cpuN.raw (tracefs_cpu_write, no parsing), stops
- * writing past the quota and counts what it drops.
+ * writing past the quota and counts what it drops; the guest collector's data counts
+ * against the same quota.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +40,8 @@ struct rec_spool {
 	size_t nreaders;
 	uint64_t quota;
 	atomic_bool stop;
-	atomic_uint_fast64_t written;
+	atomic_uint_fast64_t written;	/* host pages and guest data (rec_spool_reserve) */
+	atomic_uint_fast64_t guest;
 	atomic_uint_fast64_t lost;
 	atomic_bool over_quota;
 	atomic_int err;
@@ -234,9 +236,23 @@ void rec_spool_stop(struct rec_spool *s)
 	}
 }
 
+int rec_spool_reserve(void *ctx, uint64_t bytes)
+{
+	struct rec_spool *s = ctx;
+	uint_fast64_t cur = atomic_load(&s->written);
+
+	do {
+		if (s->quota && (cur > s->quota || bytes > s->quota - cur))
+			return vtc_err(EDQUOT);
+	} while (!atomic_compare_exchange_weak(&s->written, &cur, cur + bytes));
+	atomic_fetch_add(&s->guest, bytes);
+	return 0;
+}
+
 void rec_spool_get_stats(struct rec_spool *s, struct rec_spool_stats *ret)
 {
 	ret->written = atomic_load(&s->written);
+	ret->guest = atomic_load(&s->guest);
 	ret->lost = atomic_load(&s->lost);
 	ret->over_quota = atomic_load(&s->over_quota);
 	ret->err = atomic_load(&s->err);

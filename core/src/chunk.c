@@ -4,10 +4,13 @@
  * takes nothing the guest wrote on trust.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
 #include "vt/chunk.h"
+#include "vt/page.h"
 
 #define CHUNK_FIXED_LEN 80	/* magic .. ncpus */
 #define CHUNK_CPU_LEN 24	/* one per-CPU entry */
@@ -154,6 +157,110 @@ int vt_chunk_parse(const void *buf, size_t len, struct vt_chunk *ret, struct vt_
 	if (pos != len)
 		return vtc_errf(eb, EBADMSG, "chunk: %llu bytes after the last page",
 				(unsigned long long)(len - pos));
+	return 0;
+}
+
+static int bad_chunk(enum vt_chunk_bad *bad, enum vt_chunk_bad why, struct vt_errbuf *eb,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int bad_chunk(enum vt_chunk_bad *bad, enum vt_chunk_bad why, struct vt_errbuf *eb,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	*bad = why;
+	if (eb) {
+		va_start(ap, fmt);
+		vsnprintf(eb->msg, sizeof(eb->msg), fmt, ap);
+		va_end(ap);
+	}
+	return vtc_err(EBADMSG);
+}
+
+/* Every page and event of one CPU entry; the CPU's last event time in *@ts. */
+static int check_cpu(const struct vt_chunk *c, const struct vt_chunk_cpu *cc,
+		     const struct vt_chunk_expect *x, uint64_t *ts, struct vt_chunk_stats *st,
+		     enum vt_chunk_bad *bad, struct vt_errbuf *eb)
+{
+	struct vt_errbuf peb;
+
+	for (uint32_t p = 0; p < cc->npages; p++) {
+		struct vt_page_iter it;
+		struct vt_event ev;
+		bool first = true;
+		int r;
+
+		if (vt_page_load(&it, cc->pages + (size_t)p * c->page_size, c->page_size,
+				 x->long_size, &peb) < 0)
+			return bad_chunk(bad, VT_CHUNK_BAD_PAGE, eb, "chunk: CPU %u page %u: %s",
+					 cc->cpu, p, peb.msg);
+		st->pages++;
+		while ((r = vt_page_next(&it, &ev, &peb)) == 1) {
+			if (ev.size < 8)
+				return bad_chunk(bad, VT_CHUNK_BAD_EVENT, eb,
+						 "chunk: CPU %u page %u: event of %u bytes has no "
+						 "common fields", cc->cpu, p, ev.size);
+			if (x->event_ids && !(x->event_ids[ev.type_id / 8] & (1u << (ev.type_id % 8))))
+				return bad_chunk(bad, VT_CHUNK_BAD_EVENT, eb,
+						 "chunk: CPU %u page %u: event id %u is not in the "
+						 "guest's formats", cc->cpu, p, ev.type_id);
+			if (first && ev.ts < *ts)
+				st->ts_backwards++;
+			if (ev.ts > c->guest_tsc)
+				st->ts_after_cut++;
+			first = false;
+			*ts = ev.ts;
+			st->events++;
+		}
+		if (r < 0)
+			return bad_chunk(bad, VT_CHUNK_BAD_PAGE, eb, "chunk: CPU %u page %u: %s",
+					 cc->cpu, p, peb.msg);
+		if (first)
+			st->empty_pages++;
+	}
+	return 0;
+}
+
+int vt_chunk_check(const struct vt_chunk *c, const struct vt_chunk_expect *x, uint64_t *last_ts,
+		   struct vt_chunk_stats *ret, enum vt_chunk_bad *bad, struct vt_errbuf *eb)
+{
+	struct vt_chunk_stats st = { 0 };
+	uint64_t ts[VT_CHUNK_MAX_CPUS];
+
+	*bad = VT_CHUNK_OK;
+	if (!c || !x || !last_ts || !ret || c->ncpus > VT_CHUNK_MAX_CPUS)
+		return vtc_errf(eb, EINVAL, "chunk: nothing to check");
+	if (x->boot_id && strcmp(c->boot_id, x->boot_id))
+		return bad_chunk(bad, VT_CHUNK_BAD_BOOT, eb, "chunk: boot %s, recording boot %s",
+				 c->boot_id, x->boot_id);
+	if (x->page_size && c->page_size != x->page_size)
+		return bad_chunk(bad, VT_CHUNK_BAD_PAGE_SIZE, eb,
+				 "chunk: page size %u, the guest's info said %u", c->page_size,
+				 x->page_size);
+	if (c->seq < x->min_seq)
+		return bad_chunk(bad, VT_CHUNK_BAD_SEQ, eb,
+				 "chunk: seq %llu, expected %llu or later (replayed?)",
+				 (unsigned long long)c->seq, (unsigned long long)x->min_seq);
+	for (uint32_t i = 0; i < c->ncpus; i++)
+		if (c->cpus[i].cpu >= x->ncpus)
+			return bad_chunk(bad, VT_CHUNK_BAD_CPU, eb,
+					 "chunk: CPU %u, the guest has %u", c->cpus[i].cpu, x->ncpus);
+	for (uint32_t i = 0; i < c->ncpus; i++) {
+		const struct vt_chunk_cpu *cc = &c->cpus[i];
+		int r;
+
+		ts[i] = last_ts[cc->cpu];
+		r = check_cpu(c, cc, x, &ts[i], &st, bad, eb);
+		if (r < 0)
+			return r;
+	}
+	for (uint32_t i = 0; i < c->ncpus; i++)
+		last_ts[c->cpus[i].cpu] = ts[i];
+	ret->pages += st.pages;
+	ret->empty_pages += st.empty_pages;
+	ret->events += st.events;
+	ret->ts_backwards += st.ts_backwards;
+	ret->ts_after_cut += st.ts_after_cut;
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define EVENTS_MAX_LEN 4096
 #define PATTERN_MAX_LEN 256
+#define PATH_MAX_LEN 4096
 #define BUFFER_KB_MIN 4
 #define BUFFER_KB_MAX (1024 * 1024)
 
@@ -65,6 +66,7 @@ void vt_config_fini(struct vt_config *cfg)
 	free_patterns(cfg->domains, cfg->ndomains);
 	free(cfg->host_events);
 	free(cfg->guest_events);
+	free(cfg->agent_binary);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -90,8 +92,10 @@ static int config_copy(struct vt_config *dst, const struct vt_config *src)
 	dst->domains = copy_patterns(src->domains, src->ndomains);
 	dst->host_events = src->host_events ? strdup(src->host_events) : NULL;
 	dst->guest_events = src->guest_events ? strdup(src->guest_events) : NULL;
+	dst->agent_binary = src->agent_binary ? strdup(src->agent_binary) : NULL;
 	if (!dst->domains || (src->host_events && !dst->host_events) ||
-	    (src->guest_events && !dst->guest_events)) {
+	    (src->guest_events && !dst->guest_events) ||
+	    (src->agent_binary && !dst->agent_binary)) {
 		vt_config_fini(dst);
 		return vtc_err(ENOMEM);
 	}
@@ -185,6 +189,7 @@ enum key_type {
 	KEY_UINT,
 	KEY_U64,
 	KEY_BOOL,
+	KEY_PATH,
 };
 
 struct key {
@@ -210,6 +215,7 @@ static const struct key keys[] = {
     K(retention_runs, KEY_UINT, 0, 100000),
     K(strict, KEY_BOOL, 0, 0),
     K(agent_push, KEY_BOOL, 0, 0),
+    K(agent_binary, KEY_PATH, 0, 0),
 };
 #undef K
 
@@ -315,6 +321,17 @@ static int set_key(struct vt_config *cfg, const struct key *k, struct json_objec
 		return set_patterns(cfg, val, why, why_len);
 	case KEY_EVENTS:
 		return set_events(field, val, why, why_len);
+	case KEY_PATH:
+		if (!json_object_is_type(val, json_type_string) ||
+		    json_object_get_string(val)[0] != '/' ||
+		    strlen(json_object_get_string(val)) >= PATH_MAX_LEN) {
+			snprintf(why, why_len, "expected an absolute path of less than %d bytes",
+				 PATH_MAX_LEN);
+			return vtc_err(EBADMSG);
+		}
+		free(*(char **)field);
+		*(char **)field = strdup(json_object_get_string(val));
+		return *(char **)field ? 0 : vtc_err(ENOMEM);
 	case KEY_BOOL:
 		if (!json_object_is_type(val, json_type_boolean)) {
 			snprintf(why, why_len, "expected true or false");

@@ -5,7 +5,8 @@
  * order (then the libvirt call fails); through them: guest-ping, guest-exec,
  * guest-exec-status (base64 output parsed as the agent's JSON, as agent_run does),
  * guest-file-open/read/close of a whole file, which is then taken as the agent's info
- * (coll_info_parse) and as a chunk (vt_chunk_parse).
+ * (coll_session_from_info) and as a chunk (vt_chunk_parse, then vt_chunk_check against
+ * that session when the info held).
  */
 #include <errno.h>
 #include <json.h>
@@ -64,8 +65,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_object *o = NULL;
 	struct vt_errbuf eb;
 	uint8_t *buf = NULL;
-	const char *boot_id;
-	uint32_t page_size;
 	int64_t pid = 0;
 	size_t len = 0;
 
@@ -75,18 +74,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)coll_exec(dom, "/agent", args, &pid, &eb);
 	if (coll_exec_status(dom, pid, &st, &eb) == 0) {
 		FUZZ_CHECK(st.out && st.out[st.out_len] == '\0');
-		if (st.exited && st.exitcode == 0 && coll_json_parse(st.out, st.out_len, &o) == 0)
+		if (st.exited && st.exitcode == 0 && coll_parse_json(st.out, st.out_len, &o) == 0)
 			json_object_put(o);
 		coll_exec_status_fini(&st);
 	}
 	if (coll_file_read_all(dom, "/tmp/virt-trace-info.json", READ_MAX, &buf, &len, &eb) == 0) {
 		FUZZ_CHECK(buf && len <= READ_MAX);
+		struct coll_session sess = { 0 };
+		bool have_sess = false;
+
 		o = NULL;
-		if (coll_info_parse(buf, len, &o, &boot_id, &page_size, &eb) == 0) {
-			FUZZ_CHECK(boot_id && strlen(boot_id) <= 40);
+		if (coll_parse_json(buf, len, &o) == 0) {
+			have_sess = coll_session_from_info(&sess, o, &eb) == 0;
+			FUZZ_CHECK(!have_sess || coll_boot_id_ok(sess.boot_id));
 			json_object_put(o);
 		}
-		(void)vt_chunk_parse(buf, len, &ch, &eb);
+		if (vt_chunk_parse(buf, len, &ch, &eb) == 0 && have_sess) {
+			struct vt_chunk_expect x = { .boot_id = sess.boot_id,
+						     .page_size = sess.page_size,
+						     .long_size = sess.long_size,
+						     .ncpus = sess.ncpus,
+						     .event_ids = sess.event_ids };
+			struct vt_chunk_stats cs = { 0 };
+			enum vt_chunk_bad bad;
+
+			(void)vt_chunk_check(&ch, &x, sess.last_ts, &cs, &bad, &eb);
+		}
 		free(buf);
 	}
 	return 0;

@@ -369,7 +369,44 @@ static void oversized_chunk_fails(void **state)
 	(void)state;
 	/* refused on its length alone, before a byte is read */
 	parse_fails(b.buf, (size_t)VT_CHUNK_MAX_BYTES + 1,
-		    "chunk: 268435457 bytes, more than the 268435456 allowed");
+		    "chunk: 8388609 bytes, more than the 8388608 allowed");
+	built_free(&b);
+}
+
+/* Random bytes, with and without the magic in front: refused, never read past. */
+static void garbage_chunk_fails(void **state)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	struct vt_chunk *c = calloc(1, sizeof(*c));
+	uint8_t *buf = malloc(65536);
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(buf);
+	for (int round = 0; round < 200; round++) {
+		size_t len = (size_t)(vt_test_rand(&seed) % 65536);
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)vt_test_rand(&seed);
+		if (round & 1 && len >= 8)
+			memcpy(buf, VT_CHUNK_MAGIC, 8);
+		assert_int_equal(vt_chunk_parse(buf, len, c, NULL), -EBADMSG);
+	}
+	free(buf);
+	free(c);
+}
+
+/* A chunk cut anywhere (a guest-file-read that stopped early) is refused. */
+static void truncated_chunk_fails(void **state)
+{
+	struct built b = build(&three_cpus);
+	struct vt_chunk *c = calloc(1, sizeof(*c));
+
+	(void)state;
+	assert_non_null(c);
+	for (size_t len = 0; len < b.len; len += 97)
+		assert_int_equal(vt_chunk_parse(b.buf, len, c, NULL), -EBADMSG);
+	free(c);
 	built_free(&b);
 }
 
@@ -401,6 +438,242 @@ static void flipped_bytes_never_break_the_parser(void **state)
 	}
 	free(c);
 	built_free(&b);
+}
+
+/* ---- vt_chunk_check: pages of real events against what the guest's info said ---- */
+
+#define ID_A 100
+#define ID_B 317
+#define EV_TS0 1000000ULL
+#define CUT_TSC 90000000ULL
+
+struct evchunk {
+	uint8_t *buf;
+	size_t len;
+	struct vt_chunk *c;	/* parsed */
+	uint8_t ids[VT_CHUNK_EVENT_IDS / 8];
+	uint64_t last_ts[VT_CHUNK_MAX_CPUS];
+	struct vt_chunk_expect x;
+};
+
+/* One page of @n events of 16 bytes (ids alternate A, B) from @ts0, @step apart. */
+static void event_page(uint8_t *out, uint64_t ts0, uint64_t step, int n)
+{
+	struct vt_page_enc pe;
+	const void *page;
+
+	assert_int_equal(vt_page_enc_init(&pe, PAGE, 8), 0);
+	for (int i = 0; i < n; i++) {
+		uint8_t ev[16] = { 0 };
+
+		vtc_put_le16(ev, i & 1 ? ID_B : ID_A);
+		vtc_put_le32(ev + 4, 4242);
+		assert_int_equal(vt_page_enc_add(&pe, ts0 + (uint64_t)i * step, ev, sizeof(ev)), 0);
+	}
+	page = vt_page_enc_finish(&pe);
+	assert_non_null(page);
+	memcpy(out, page, PAGE);
+	vt_page_enc_fini(&pe);
+}
+
+/* CPU 0: two pages, CPU 1: one page, 20 events each; seq 5; guest CPUs 0..1. */
+static struct evchunk evchunk(void)
+{
+	const struct shape s = { .ncpus = 2, .cpu = { 0, 1 }, .npages = { 2, 1 } };
+	struct built b = build(&s);
+	struct evchunk e = { .buf = b.buf, .len = b.len, .c = calloc(1, sizeof(struct vt_chunk)) };
+	size_t hlen = 80 + 24 * 2;
+
+	assert_non_null(e.c);
+	vtc_put_le64(e.buf + 16, 5);			/* seq */
+	vtc_put_le64(e.buf + 24, CUT_TSC);		/* guest_tsc */
+	event_page(e.buf + hlen, EV_TS0, 1000, 20);
+	event_page(e.buf + hlen + PAGE, EV_TS0 + 50000, 1000, 20);
+	event_page(e.buf + hlen + 2 * PAGE, EV_TS0 + 7, 999, 20);
+	free(b.c);
+	e.ids[ID_A / 8] |= 1u << (ID_A % 8);
+	e.ids[ID_B / 8] |= 1u << (ID_B % 8);
+	e.x = (struct vt_chunk_expect){ .boot_id = BOOT_ID, .page_size = PAGE, .long_size = 8,
+					.ncpus = 2, .event_ids = e.ids, .min_seq = 5 };
+	return e;
+}
+
+static void evchunk_free(struct evchunk *e)
+{
+	free(e->buf);
+	free(e->c);
+}
+
+/* parse (must hold) and check; the result of the check */
+static int check(struct evchunk *e, struct vt_chunk_stats *st, enum vt_chunk_bad *bad,
+		 struct vt_errbuf *eb)
+{
+	if (e->x.event_ids)	/* the copy's own bitmap */
+		e->x.event_ids = e->ids;
+	assert_int_equal(vt_chunk_parse(e->buf, e->len, e->c, NULL), 0);
+	return vt_chunk_check(e->c, &e->x, e->last_ts, st, bad, eb);
+}
+
+static void check_fails(struct evchunk *e, enum vt_chunk_bad want, const char *why)
+{
+	struct vt_chunk_stats st = { 0 };
+	uint64_t before[VT_CHUNK_MAX_CPUS];
+	struct vt_errbuf eb = { "" };
+	enum vt_chunk_bad bad = VT_CHUNK_OK;
+
+	memcpy(before, e->last_ts, sizeof(before));
+	assert_int_equal(check(e, &st, &bad, &eb), -EBADMSG);
+	assert_int_equal(bad, want);
+	assert_string_equal(eb.msg, why);
+	/* a refused chunk moves nothing on */
+	assert_memory_equal(before, e->last_ts, sizeof(before));
+}
+
+static void check_takes_good_pages(void **state)
+{
+	struct evchunk e = evchunk();
+	struct vt_chunk_stats st = { 0 };
+	struct vt_errbuf eb = { "" };
+	enum vt_chunk_bad bad = VT_CHUNK_BAD_PAGE;
+
+	(void)state;
+	assert_int_equal(check(&e, &st, &bad, &eb), 0);
+	assert_int_equal(bad, VT_CHUNK_OK);
+	assert_int_equal(st.pages, 3);
+	assert_int_equal(st.events, 60);
+	assert_int_equal(st.empty_pages, 0);
+	assert_int_equal(st.ts_backwards, 0);
+	assert_int_equal(st.ts_after_cut, 0);
+	assert_int_equal(e.last_ts[0], EV_TS0 + 50000 + 19 * 1000);
+	assert_int_equal(e.last_ts[1], EV_TS0 + 7 + 19 * 999);
+	/* no expectations at all: the same pages pass */
+	e.x = (struct vt_chunk_expect){ .long_size = 8, .ncpus = 2 };
+	assert_int_equal(check(&e, &st, &bad, &eb), 0);
+	evchunk_free(&e);
+}
+
+static void check_wrong_boot_fails(void **state)
+{
+	struct evchunk e = evchunk();
+
+	(void)state;
+	e.x.boot_id = "1c2d3e4f-0000-4000-8000-000000000001";
+	check_fails(&e, VT_CHUNK_BAD_BOOT, "chunk: boot " BOOT_ID ", recording boot "
+					   "1c2d3e4f-0000-4000-8000-000000000001");
+	evchunk_free(&e);
+}
+
+static void check_page_size_mismatch_fails(void **state)
+{
+	struct evchunk e = evchunk();
+
+	(void)state;
+	e.x.page_size = 8192;
+	check_fails(&e, VT_CHUNK_BAD_PAGE_SIZE,
+		    "chunk: page size 4096, the guest's info said 8192");
+	evchunk_free(&e);
+}
+
+static void check_replayed_seq_fails(void **state)
+{
+	struct evchunk e = evchunk();
+
+	(void)state;
+	e.x.min_seq = 6;
+	check_fails(&e, VT_CHUNK_BAD_SEQ, "chunk: seq 5, expected 6 or later (replayed?)");
+	evchunk_free(&e);
+}
+
+static void check_cpu_out_of_range_fails(void **state)
+{
+	struct evchunk e = evchunk();
+
+	(void)state;
+	e.x.ncpus = 1;
+	check_fails(&e, VT_CHUNK_BAD_CPU, "chunk: CPU 1, the guest has 1");
+	evchunk_free(&e);
+}
+
+static void check_commit_past_page_fails(void **state)
+{
+	struct evchunk e = evchunk();
+	size_t page1 = 80 + 24 * 2 + PAGE;
+
+	(void)state;
+	vtc_put_le64(e.buf + page1 + 8, PAGE);	/* commit: more than the page holds */
+	check_fails(&e, VT_CHUNK_BAD_PAGE,
+		    "chunk: CPU 0 page 1: page: commit 4096 past the end (4080 data bytes)");
+	evchunk_free(&e);
+}
+
+static void check_truncated_record_fails(void **state)
+{
+	struct evchunk e = evchunk();
+	size_t page2 = 80 + 24 * 2 + 2 * PAGE;
+	uint64_t commit;
+
+	(void)state;
+	/* commit cuts the last record in half */
+	vtc_get_le64(e.buf + page2, PAGE, 8, &commit);
+	vtc_put_le64(e.buf + page2 + 8, commit - 10);
+	e.x.event_ids = e.ids;
+	assert_int_equal(vt_chunk_parse(e.buf, e.len, e.c, NULL), 0);
+	{
+		struct vt_chunk_stats st = { 0 };
+		enum vt_chunk_bad bad;
+		struct vt_errbuf eb = { "" };
+
+		assert_int_equal(vt_chunk_check(e.c, &e.x, e.last_ts, &st, &bad, &eb), -EBADMSG);
+		assert_int_equal(bad, VT_CHUNK_BAD_PAGE);
+		assert_non_null(strstr(eb.msg, "chunk: CPU 1 page 0: page: "));
+	}
+	evchunk_free(&e);
+}
+
+static void check_unknown_event_id_fails(void **state)
+{
+	struct evchunk e = evchunk();
+
+	(void)state;
+	e.ids[ID_B / 8] &= (uint8_t)~(1u << (ID_B % 8));
+	check_fails(&e, VT_CHUNK_BAD_EVENT,
+		    "chunk: CPU 0 page 0: event id 317 is not in the guest's formats");
+	evchunk_free(&e);
+}
+
+static void check_short_event_fails(void **state)
+{
+	struct evchunk e = evchunk();
+	size_t page0 = 80 + 24 * 2;
+	struct vt_page_enc pe;
+	const void *page;
+
+	(void)state;
+	assert_int_equal(vt_page_enc_init(&pe, PAGE, 8), 0);
+	assert_int_equal(vt_page_enc_add(&pe, EV_TS0, "\x64\0\0", 4), 0);
+	page = vt_page_enc_finish(&pe);
+	memcpy(e.buf + page0, page, PAGE);
+	vt_page_enc_fini(&pe);
+	check_fails(&e, VT_CHUNK_BAD_EVENT,
+		    "chunk: CPU 0 page 0: event of 4 bytes has no common fields");
+	evchunk_free(&e);
+}
+
+/* Time going back (a guest TSC write can do it) is counted, not refused. */
+static void check_backward_timestamps_are_flagged(void **state)
+{
+	struct evchunk e = evchunk();
+	struct vt_chunk_stats st = { 0 };
+	enum vt_chunk_bad bad;
+
+	(void)state;
+	e.last_ts[1] = EV_TS0 + 1000000;	/* CPU 1 was later before this chunk */
+	vtc_put_le64(e.buf + 24, EV_TS0 + 10000);	/* the cut before most events */
+	assert_int_equal(check(&e, &st, &bad, NULL), 0);
+	assert_int_equal(st.ts_backwards, 1);
+	assert_int_equal(st.ts_after_cut, 60 - 11 - 11);
+	assert_int_equal(e.last_ts[1], EV_TS0 + 7 + 19 * 999);
+	evchunk_free(&e);
 }
 
 /* ---- chunks of the real agent on this machine ---- */
@@ -647,6 +920,18 @@ int main(void)
 		cmocka_unit_test(boot_id_garbage_fails),
 		cmocka_unit_test(cpu_listed_twice_fails),
 		cmocka_unit_test(oversized_chunk_fails),
+		cmocka_unit_test(garbage_chunk_fails),
+		cmocka_unit_test(truncated_chunk_fails),
+		cmocka_unit_test(check_takes_good_pages),
+		cmocka_unit_test(check_wrong_boot_fails),
+		cmocka_unit_test(check_page_size_mismatch_fails),
+		cmocka_unit_test(check_replayed_seq_fails),
+		cmocka_unit_test(check_cpu_out_of_range_fails),
+		cmocka_unit_test(check_commit_past_page_fails),
+		cmocka_unit_test(check_truncated_record_fails),
+		cmocka_unit_test(check_unknown_event_id_fails),
+		cmocka_unit_test(check_short_event_fails),
+		cmocka_unit_test(check_backward_timestamps_are_flagged),
 		cmocka_unit_test(flipped_bytes_never_break_the_parser),
 		cmocka_unit_test(agent_chunks_parse_and_walk),
 	};

@@ -2,7 +2,9 @@
 /*
  * Tests of agent/collector: qemu-ga replies replayed through
  * -Wl,--wrap=virDomainQemuAgentCommand (good, oversized, garbage, error, timeout),
- * base64, the guest-file and guest-exec helpers, and the probe's offset choice.
+ * base64, the guest-file and guest-exec helpers, the probe's offset choice, and whole
+ * collects from a hostile agent (pull.c): oversized, truncated, garbage, wrong-boot,
+ * replayed and slow answers, each dropped with its reason.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,18 +13,28 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <json.h>
+
 #include "collector.h"
 #include "qga.h"
+#include "util.h"
+#include "vt-test.h"
+#include "vt/page.h"
 
 static char last_cmd[4096];
+static char cmd_log[64][160];	/* the commands of one case, cut */
+static size_t ncmds;
+static int last_timeout;
 static virError fake_error;
 static bool have_error;
+static int64_t running_pid;	/* guest-exec-status of this pid: still running, forever */
 
 char *__wrap_virDomainQemuAgentCommand(virDomainPtr d, const char *cmd, int timeout,
 				       unsigned int flags);
@@ -34,7 +46,19 @@ char *__wrap_virDomainQemuAgentCommand(virDomainPtr d, const char *cmd, int time
 	(void)d;
 	(void)flags;
 	assert_true(timeout > 0);	/* every call has a timeout */
+	last_timeout = timeout;
 	snprintf(last_cmd, sizeof(last_cmd), "%s", cmd);
+	if (ncmds < 64)
+		snprintf(cmd_log[ncmds++], sizeof(cmd_log[0]), "%s", cmd);
+	if (running_pid && strstr(cmd, "guest-exec-status")) {
+		char pid[48];
+
+		snprintf(pid, sizeof(pid), "\"pid\":%lld}", (long long)running_pid);
+		if (strstr(cmd, pid)) {
+			have_error = false;
+			return strdup("{\"return\":{\"exited\":false}}");
+		}
+	}
 	reply = mock_ptr_type(const char *);
 	if (!reply) {
 		have_error = true;
@@ -158,6 +182,21 @@ static void qga_timeout_fails(void **state)
 				 .message = (char *)"not responding" };
 	will_return(__wrap_virDomainQemuAgentCommand, NULL);
 	assert_int_equal(coll_ping(dom, 5, &eb), -ENOTCONN);
+}
+
+/* libvirt refuses to pass a reply over its 4 MiB RPC string: a reply too big, not a gone agent */
+static void qga_reply_over_rpc_limit_fails(void **state)
+{
+	struct vt_errbuf eb = { "" };
+
+	(void)state;
+	fake_error = (virError){ .code = VIR_ERR_RPC,
+				 .message = (char *)"Unable to encode message payload" };
+	will_return(__wrap_virDomainQemuAgentCommand, NULL);
+	assert_int_equal(coll_ping(dom, 5, &eb), -EMSGSIZE);
+	fake_error = (virError){ .code = VIR_ERR_RPC, .message = (char *)"something else" };
+	will_return(__wrap_virDomainQemuAgentCommand, NULL);
+	assert_int_equal(coll_ping(dom, 5, &eb), -EREMOTEIO);
 }
 
 static void file_read_all_joins_chunks(void **state)
@@ -289,6 +328,565 @@ static void probe_without_usable_sample_fails(void **state)
 	assert_int_equal(coll_probe_pick(s, 0, &p), -EINVAL);
 }
 
+/* ---- pull.c: whole collects from a hostile agent ---- */
+
+#define BOOT "0b5e3c4a-2f7d-4e1a-9c3b-6d8e1f2a3b4c"
+#define OTHER_BOOT "7f000000-2f7d-4e1a-9c3b-6d8e1f2a3b4c"
+#define CHUNK_PATH COLL_AGENT_DIR "/chunk-5.bin"
+#define PAGE 4096
+#define ID_SWITCH 317
+
+static char *replies[256];	/* the replies queued, freed after each case */
+static size_t nreplies;
+
+static const char *keep(char *s)
+{
+	assert_non_null(s);
+	assert_true(nreplies < 256);
+	replies[nreplies++] = s;
+	return s;
+}
+
+static int reset(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < nreplies; i++)
+		free(replies[i]);
+	nreplies = 0;
+	ncmds = 0;
+	running_pid = 0;
+	coll_deadline_watch(NULL);
+	return 0;
+}
+
+static void queue(const char *reply)
+{
+	will_return(__wrap_virDomainQemuAgentCommand, reply);
+}
+
+static char *b64(const void *data, size_t len)
+{
+	char *s = NULL;
+
+	assert_int_equal(coll_b64_encode(data, len, &s), 0);
+	return s;
+}
+
+/* guest-exec of the agent and its status: exit code @code, stdout @out */
+static void reply_agent(int code, const void *out, size_t len)
+{
+	char *enc = b64(out, len), *st;
+
+	assert_true(asprintf(&st, "{\"return\":{\"exited\":true,\"exitcode\":%d,\"out-data\":\"%s\"}}",
+			     code, enc) > 0);
+	free(enc);
+	queue("{\"return\":{\"pid\":7}}");
+	queue(keep(st));
+}
+
+static void reply_agent_json(const char *json)
+{
+	reply_agent(0, json, strlen(json));
+}
+
+/* guest-file-open, -read (1 MiB at a time), -close of @len bytes */
+static void reply_file(const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+
+	queue("{\"return\":1000}");
+	do {
+		size_t n = len - off < COLL_FILE_CHUNK ? len - off : COLL_FILE_CHUNK;
+		char *enc = b64(data + off, n), *r;
+
+		assert_true(asprintf(&r, "{\"return\":{\"count\":%zu,\"buf-b64\":\"%s\",\"eof\":%s}}",
+				     n, enc, off + n == len ? "true" : "false") > 0);
+		free(enc);
+		queue(keep(r));
+		off += n;
+	} while (off < len);
+	queue("{\"return\":{}}");
+}
+
+/* rm -f of the chunk in the guest */
+static void reply_rm(void)
+{
+	queue("{\"return\":{\"pid\":8}}");
+	queue("{\"return\":{\"exited\":true,\"exitcode\":0}}");
+}
+
+static const char *collect_reply(size_t bytes, const char *boot)
+{
+	char *r;
+
+	assert_true(asprintf(&r, "{\"path\":\"" CHUNK_PATH "\",\"bytes\":%zu,\"seq\":5,"
+			     "\"boot_id\":\"%s\",\"more\":false}", bytes, boot) > 0);
+	return keep(r);
+}
+
+static struct coll_session *session(void)
+{
+	static const char info[] =
+		"{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":8,"
+		"\"cpus\":[{\"cpu\":1,\"apic_id\":2},{\"cpu\":0,\"apic_id\":0}],"
+		"\"formats\":{\"header_page\":\"field: u64 timestamp;\","
+		"\"ftrace\":[{\"system\":\"ftrace\",\"name\":\"print\",\"format\":\"name: print\\nID: 5\\n\"}],"
+		"\"events\":[{\"system\":\"sched\",\"name\":\"sched_switch\","
+		"\"format\":\"name: sched_switch\\nID: 317\\nformat:\\n\"}]}}";
+	struct coll_session *s = calloc(1, sizeof(*s));
+	struct json_object *o = json_tokener_parse(info);
+	struct vt_errbuf eb = { "" };
+
+	assert_non_null(s);
+	assert_non_null(o);
+	if (coll_session_from_info(s, o, &eb))
+		fail_msg("info: %s", eb.msg);
+	json_object_put(o);
+	return s;
+}
+
+/* a chunk of @boot, seq 5: CPU 0 and 1 with one page of 10 sched_switch events each */
+static uint8_t *chunk(const char *boot, size_t *ret_len)
+{
+	struct vt_chunk *c = calloc(1, sizeof(*c));
+	size_t hlen = 80 + 2 * 24, len = hlen + 2 * PAGE;
+	uint8_t *buf = calloc(1, len);
+
+	assert_non_null(c);
+	assert_non_null(buf);
+	c->seq = 5;
+	c->guest_tsc = 1u << 30;
+	strcpy(c->boot_id, boot);
+	c->page_size = PAGE;
+	c->ncpus = 2;
+	for (uint32_t i = 0; i < 2; i++) {
+		struct vt_page_enc pe;
+		const void *page;
+
+		c->cpus[i] = (struct vt_chunk_cpu){ .cpu = i, .npages = 1 };
+		assert_int_equal(vt_page_enc_init(&pe, PAGE, 8), 0);
+		for (int k = 0; k < 10; k++) {
+			uint8_t ev[16] = { 0 };
+
+			vtc_put_le16(ev, ID_SWITCH);
+			assert_int_equal(vt_page_enc_add(&pe, 1000 + (uint64_t)k * 10, ev, 16), 0);
+		}
+		page = vt_page_enc_finish(&pe);
+		memcpy(buf + hlen + i * PAGE, page, PAGE);
+		vt_page_enc_fini(&pe);
+	}
+	assert_int_equal(vt_chunk_header(c, buf, len, &hlen), 0);
+	free(c);
+	*ret_len = len;
+	return buf;
+}
+
+struct pulled {
+	int r;
+	enum coll_bad why;
+	size_t len;
+	struct vt_errbuf eb;
+};
+
+static struct pulled pull(struct coll_session *s, int timeout_ms)
+{
+	static struct vt_chunk ch;
+	struct pulled p = { .eb = { "" } };
+	uint8_t *buf = NULL;
+	bool more = true;
+
+	p.r = coll_pull(dom, "/tmp/virt-trace-agent", "collect", timeout_ms, s, &ch, &buf, &p.len,
+			&more, &p.why, &p.eb);
+	if (p.r < 0)
+		assert_null(buf);
+	free(buf);
+	return p;
+}
+
+static void pull_fails(struct coll_session *s, int timeout_ms, enum coll_bad want,
+		       const char *msg)
+{
+	struct pulled p = pull(s, timeout_ms);
+
+	if (p.r >= 0 || p.why != want)
+		fail_msg("want %s, got r %d reason %s (%s)", coll_bad_name(want), p.r,
+			 coll_bad_name(p.why), p.eb.msg);
+	if (msg && !strstr(p.eb.msg, msg))
+		fail_msg("'%s' does not say '%s'", p.eb.msg, msg);
+}
+
+static bool sent(const char *what)
+{
+	for (size_t i = 0; i < ncmds; i++)
+		if (strstr(cmd_log[i], what))
+			return true;
+	return false;
+}
+
+static void pull_takes_a_good_chunk(void **state)
+{
+	struct coll_session *s = session();
+	size_t len;
+	uint8_t *c = chunk(BOOT, &len);
+	struct pulled p;
+
+	(void)state;
+	reply_agent_json(collect_reply(len, BOOT));
+	reply_file(c, len);
+	reply_rm();
+	p = pull(s, 5000);
+	if (p.r != 1)
+		fail_msg("r %d: %s", p.r, p.eb.msg);
+	assert_int_equal(p.len, len);
+	assert_int_equal(s->next_seq, 6);
+	assert_int_equal(s->stats.events, 20);
+	assert_int_equal(s->last_ts[1], 1090);
+	assert_true(sent("\"arg\":[\"-f\",\"" CHUNK_PATH "\"]"));
+	/* the same chunk again: a replay */
+	reply_agent_json(collect_reply(len, BOOT));
+	reply_file(c, len);
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_SEQ, "seq 5, expected 6");
+	free(c);
+	free(s);
+}
+
+static void pull_without_chunk_takes_nothing(void **state)
+{
+	struct coll_session *s = session();
+	struct pulled p;
+
+	(void)state;
+	reply_agent_json("{\"more\":false}\n");
+	p = pull(s, 5000);
+	assert_int_equal(p.r, 0);
+	free(s);
+}
+
+static void pull_oversized_output_fails(void **state)
+{
+	struct coll_session *s = session();
+	size_t len = COLL_EXEC_OUT_MAX + 100;
+	char *big = malloc(len);
+
+	(void)state;
+	memset(big, ' ', len);
+	memcpy(big, "{\"more\":false}", 14);
+	reply_agent(0, big, len);
+	pull_fails(s, 5000, COLL_BAD_REPLY_SIZE, "more than 1048576 bytes of output");
+	free(big);
+	free(s);
+}
+
+static void pull_oversized_chunk_said_fails(void **state)
+{
+	struct coll_session *s = session();
+
+	(void)state;
+	reply_agent_json(collect_reply((size_t)VT_CHUNK_MAX_BYTES + 1, BOOT));
+	reply_rm();	/* not read, but deleted */
+	pull_fails(s, 5000, COLL_BAD_TOO_BIG, "chunk of 8388609 bytes refused");
+	assert_false(sent("guest-file-open"));
+	free(s);
+}
+
+static void pull_chunk_longer_than_said_fails(void **state)
+{
+	struct coll_session *s = session();
+	size_t len;
+	uint8_t *c = chunk(BOOT, &len);
+
+	(void)state;
+	reply_agent_json(collect_reply(len - PAGE, BOOT));
+	reply_file(c, len);
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_TOO_BIG, "the agent said");
+	free(c);
+	free(s);
+}
+
+static void pull_oversized_file_fails(void **state)
+{
+	struct coll_session *s = session();
+	size_t len = VT_CHUNK_MAX_BYTES + COLL_FILE_CHUNK;
+	uint8_t *big = calloc(1, len);
+
+	(void)state;
+	assert_non_null(big);
+	reply_agent_json(collect_reply(1000, BOOT));
+	/* the reads stop past the limit: 9 of the 10 are asked for, then close */
+	queue("{\"return\":1000}");
+	for (size_t off = 0; off <= VT_CHUNK_MAX_BYTES; off += COLL_FILE_CHUNK) {
+		char *enc = b64(big, COLL_FILE_CHUNK), *r;
+
+		assert_true(asprintf(&r, "{\"return\":{\"count\":%u,\"buf-b64\":\"%s\",\"eof\":false}}",
+				     COLL_FILE_CHUNK, enc) > 0);
+		free(enc);
+		queue(keep(r));
+	}
+	queue("{\"return\":{}}");
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_TOO_BIG, "more than 8388608 bytes");
+	free(big);
+	free(s);
+}
+
+static void pull_truncated_chunk_fails(void **state)
+{
+	struct coll_session *s = session();
+	size_t len;
+	uint8_t *c = chunk(BOOT, &len);
+
+	(void)state;
+	reply_agent_json(collect_reply(len, BOOT));
+	reply_file(c, len - 1000);
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_TRUNCATED, "bytes, the agent said");
+	free(c);
+	free(s);
+}
+
+static void pull_garbage_output_fails(void **state)
+{
+	static const char *const garbage[] = {
+		"garbage", "{\"path\":", "[1]", "{\"more\":\"yes\"}", "{\"path\":7,\"bytes\":1}",
+		"{\"path\":\"" CHUNK_PATH "\"}", "{\"path\":\"" CHUNK_PATH "\",\"bytes\":-1}",
+		"{\"more\":false} trailing", "{\"boot_id\":\"../../x\",\"more\":false}",
+	};
+	struct coll_session *s = session();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		reply_agent_json(garbage[i]);
+		pull_fails(s, 5000, COLL_BAD_REPLY, NULL);
+	}
+	free(s);
+}
+
+static void pull_path_outside_agent_dir_fails(void **state)
+{
+	static const char *const paths[] = {
+		"/etc/shadow", COLL_AGENT_DIR "/chunk-1/../../../etc/shadow", COLL_AGENT_DIR "/x",
+	};
+	struct coll_session *s = session();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char *r;
+
+		assert_true(asprintf(&r, "{\"path\":\"%s\",\"bytes\":100,\"more\":false}",
+				     paths[i]) > 0);
+		reply_agent_json(keep(r));
+		pull_fails(s, 5000, COLL_BAD_REPLY, "outside " COLL_AGENT_DIR);
+	}
+	/* neither read nor deleted */
+	assert_false(sent("guest-file-open"));
+	assert_false(sent("/bin/rm"));
+	free(s);
+}
+
+static void pull_garbage_chunk_fails(void **state)
+{
+	struct coll_session *s = session();
+	uint64_t seed = 42;
+	uint8_t junk[20000];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)vt_test_rand(&seed);
+	reply_agent_json(collect_reply(sizeof(junk), BOOT));
+	reply_file(junk, sizeof(junk));
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_HEADER, "chunk: bad magic");
+	free(s);
+}
+
+static void pull_wrong_boot_chunk_fails(void **state)
+{
+	struct coll_session *s = session();
+	size_t len;
+	uint8_t *c = chunk(OTHER_BOOT, &len);
+
+	(void)state;
+	reply_agent_json(collect_reply(len, BOOT));	/* the reply says ours */
+	reply_file(c, len);
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_BOOT, "chunk: boot " OTHER_BOOT);
+	free(c);
+	free(s);
+}
+
+/* qemu-ga's error for the chunk file (gone, unreadable): the reply was wrong */
+static void pull_missing_chunk_file_fails(void **state)
+{
+	struct coll_session *s = session();
+
+	(void)state;
+	reply_agent_json(collect_reply(1000, BOOT));
+	queue("{\"error\":{\"class\":\"GenericError\",\"desc\":\"No such file\"}}");
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_REPLY, "No such file");
+	free(s);
+}
+
+/* A new boot in the reply is no bad chunk: the collector sets the agent up again. */
+static void pull_new_boot_is_not_a_bad_chunk(void **state)
+{
+	struct coll_session *s = session();
+	struct pulled p;
+
+	(void)state;
+	reply_agent_json(collect_reply(1000, OTHER_BOOT));
+	p = pull(s, 5000);
+	assert_int_equal(p.r, -ESTALE);
+	assert_int_equal(p.why, COLL_BAD_N);
+	free(s);
+}
+
+static void pull_bad_pages_fail(void **state)
+{
+	struct coll_session *s = session();
+	size_t len;
+	uint8_t *c = chunk(BOOT, &len);
+
+	(void)state;
+	vtc_put_le64(c + 80 + 48 + PAGE + 8, PAGE);	/* CPU 1: commit past the page */
+	reply_agent_json(collect_reply(len, BOOT));
+	reply_file(c, len);
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_PAGE, "chunk: CPU 1 page 0: page: commit 4096");
+	free(c);
+	c = chunk(BOOT, &len);
+	vtc_put_le16(c + 80 + 48 + 16 + 4, 999);	/* CPU 0's first event: id 999 */
+	reply_agent_json(collect_reply(len, BOOT));
+	reply_file(c, len);
+	reply_rm();
+	pull_fails(s, 5000, COLL_BAD_EVENT, "event id 999 is not in the guest's formats");
+	free(c);
+	free(s);
+}
+
+/* An agent that never ends: killed at the time limit, the collect dropped. */
+static void pull_slow_agent_is_killed(void **state)
+{
+	struct coll_session *s = session();
+	int64_t t0 = coll_now_ms();
+
+	(void)state;
+	running_pid = 7;
+	queue("{\"return\":{\"pid\":7}}");
+	/* kill -KILL 7 through guest-exec */
+	queue("{\"return\":{\"pid\":99}}");
+	queue("{\"return\":{\"exited\":true,\"exitcode\":0}}");
+	pull_fails(s, 300, COLL_BAD_TIMEOUT, "still running after");
+	assert_true(sent("\"path\":\"/bin/kill\",\"arg\":[\"-KILL\",\"7\"]"));
+	assert_true(coll_now_ms() - t0 < 5000);	/* a bound, not a measurement */
+	free(s);
+}
+
+/* qemu-ga itself does not answer in time (libvirt's timeout). */
+static void pull_agent_call_timeout_fails(void **state)
+{
+	struct coll_session *s = session();
+
+	(void)state;
+	fake_error = (virError){ .code = VIR_ERR_OPERATION_TIMEOUT, .message = (char *)"timed out" };
+	queue(NULL);
+	pull_fails(s, 5000, COLL_BAD_TIMEOUT, "timed out");
+	free(s);
+}
+
+/* A deadline cuts every call's timeout and then sends nothing. */
+static void deadline_cuts_every_call(void **state)
+{
+	static _Atomic int64_t deadline;
+	struct vt_errbuf eb = { "" };
+
+	(void)state;
+	atomic_store(&deadline, coll_now_ms() + 1500);
+	coll_deadline_watch(&deadline);
+	queue("{\"return\":{}}");
+	assert_int_equal(coll_ping(dom, 10, &eb), 0);
+	assert_int_equal(last_timeout, 2);
+	atomic_store(&deadline, coll_now_ms() - 1);
+	assert_int_equal(coll_ping(dom, 10, &eb), -ECANCELED);	/* nothing queued: not sent */
+	assert_non_null(strstr(eb.msg, "not sent"));
+	assert_int_equal(ncmds, 1);
+}
+
+static void exec_stderr_is_cut(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	struct coll_exec_status st;
+	size_t len = 100000;
+	char *err = malloc(len), *enc, *r;
+
+	(void)state;
+	memset(err, 'e', len);
+	enc = b64(err, len);
+	assert_true(asprintf(&r, "{\"return\":{\"exited\":true,\"exitcode\":1,\"err-data\":\"%s\"}}",
+			     enc) > 0);
+	queue(keep(r));
+	assert_int_equal(coll_exec_status(dom, 7, &st, &eb), 0);
+	assert_true(st.err_cut);
+	assert_int_equal(strlen(st.err), COLL_EXEC_ERR_MAX / 3 * 3);
+	coll_exec_status_fini(&st);
+	free(enc);
+	free(err);
+}
+
+static void session_from_bad_info_fails(void **state)
+{
+	static const char *const bad[] = {
+		/* no object */ "[]",
+		/* boot_id not a boot id */ "{\"boot_id\":\"../x\",\"page_size\":4096,\"long_size\":8}",
+		/* upper case */ "{\"boot_id\":\"0B5E3C4A-2F7D-4E1A-9C3B-6D8E1F2A3B4C\"}",
+		/* page size */ "{\"boot_id\":\"" BOOT "\",\"page_size\":6000,\"long_size\":8}",
+		/* long size */ "{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":5}",
+		/* no cpus */ "{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":8,\"cpus\":[]}",
+		/* cpu twice */ "{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":8,"
+			"\"cpus\":[{\"cpu\":0,\"apic_id\":0},{\"cpu\":0,\"apic_id\":1}]}",
+		/* cpu past n */ "{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":8,"
+			"\"cpus\":[{\"cpu\":1,\"apic_id\":0}]}",
+		/* no formats */ "{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":8,"
+			"\"cpus\":[{\"cpu\":0,\"apic_id\":0}]}",
+		/* format without ID */ "{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":8,"
+			"\"cpus\":[{\"cpu\":0,\"apic_id\":0}],\"formats\":{\"header_page\":\"x\","
+			"\"events\":[{\"format\":\"name: x\\nformat:\\n\"}]}}",
+		/* ID past u16 */ "{\"boot_id\":\"" BOOT "\",\"page_size\":4096,\"long_size\":8,"
+			"\"cpus\":[{\"cpu\":0,\"apic_id\":0}],\"formats\":{\"header_page\":\"x\","
+			"\"events\":[{\"format\":\"name: x\\nID: 70000\\n\"}]}}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct coll_session *s = calloc(1, sizeof(*s));
+		struct json_object *o = json_tokener_parse(bad[i]);
+		struct vt_errbuf eb = { "" };
+
+		assert_non_null(o);
+		if (coll_session_from_info(s, o, &eb) != -EBADMSG)
+			fail_msg("info %zu was taken: %s", i, bad[i]);
+		assert_non_null(strstr(eb.msg, "agent info: "));
+		json_object_put(o);
+		free(s);
+	}
+}
+
+static void session_takes_ids_of_the_formats(void **state)
+{
+	struct coll_session *s = session();
+
+	(void)state;
+	assert_string_equal(s->boot_id, BOOT);
+	assert_int_equal(s->ncpus, 2);
+	assert_int_equal(s->long_size, 8);
+	assert_true(s->event_ids[5 / 8] & (1u << (5 % 8)));
+	assert_true(s->event_ids[ID_SWITCH / 8] & (1u << (ID_SWITCH % 8)));
+	assert_false(s->event_ids[318 / 8] & (1u << (318 % 8)));
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +897,7 @@ int main(void)
 		cmocka_unit_test(qga_oversized_reply_fails),
 		cmocka_unit_test(qga_garbage_reply_fails),
 		cmocka_unit_test(qga_timeout_fails),
+		cmocka_unit_test(qga_reply_over_rpc_limit_fails),
 		cmocka_unit_test(file_read_all_joins_chunks),
 		cmocka_unit_test(file_read_all_bad_count_fails),
 		cmocka_unit_test(file_read_all_over_max_fails),
@@ -307,6 +906,26 @@ int main(void)
 		cmocka_unit_test(probe_picks_shortest_round_trip),
 		cmocka_unit_test(probe_negative_offset_wraps),
 		cmocka_unit_test(probe_without_usable_sample_fails),
+		cmocka_unit_test_teardown(pull_takes_a_good_chunk, reset),
+		cmocka_unit_test_teardown(pull_without_chunk_takes_nothing, reset),
+		cmocka_unit_test_teardown(pull_oversized_output_fails, reset),
+		cmocka_unit_test_teardown(pull_oversized_chunk_said_fails, reset),
+		cmocka_unit_test_teardown(pull_chunk_longer_than_said_fails, reset),
+		cmocka_unit_test_teardown(pull_oversized_file_fails, reset),
+		cmocka_unit_test_teardown(pull_truncated_chunk_fails, reset),
+		cmocka_unit_test_teardown(pull_garbage_output_fails, reset),
+		cmocka_unit_test_teardown(pull_path_outside_agent_dir_fails, reset),
+		cmocka_unit_test_teardown(pull_garbage_chunk_fails, reset),
+		cmocka_unit_test_teardown(pull_wrong_boot_chunk_fails, reset),
+		cmocka_unit_test_teardown(pull_missing_chunk_file_fails, reset),
+		cmocka_unit_test_teardown(pull_new_boot_is_not_a_bad_chunk, reset),
+		cmocka_unit_test_teardown(pull_bad_pages_fail, reset),
+		cmocka_unit_test_teardown(pull_slow_agent_is_killed, reset),
+		cmocka_unit_test_teardown(pull_agent_call_timeout_fails, reset),
+		cmocka_unit_test_teardown(deadline_cuts_every_call, reset),
+		cmocka_unit_test_teardown(exec_stderr_is_cut, reset),
+		cmocka_unit_test(session_from_bad_info_fails),
+		cmocka_unit_test(session_takes_ids_of_the_formats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@ static void assert_defaults(const struct vt_config *cfg)
 	assert_int_equal(cfg->retention_runs, 10);
 	assert_false(cfg->strict);
 	assert_true(cfg->agent_push);
+	assert_null(cfg->agent_binary);
 }
 
 static void defaults_match_the_man_page(void **state)
@@ -94,7 +95,8 @@ static void every_key_is_read(void **state)
 				     "  \"spool_quota_mb\": 16777216,\n"
 				     "  \"retention_runs\": 0,\n"
 				     "  \"strict\": true,\n"
-				     "  \"agent_push\": false\n"
+				     "  \"agent_push\": false,\n"
+				     "  \"agent_binary\": \"/opt/vt/virt-trace-agent\"\n"
 				     "}\n");
 	struct vt_config cfg;
 	struct vt_errbuf eb = {""};
@@ -114,6 +116,7 @@ static void every_key_is_read(void **state)
 	assert_int_equal(cfg.retention_runs, 0);
 	assert_true(cfg.strict);
 	assert_false(cfg.agent_push);
+	assert_string_equal(cfg.agent_binary, "/opt/vt/virt-trace-agent");
 	vt_config_fini(&cfg);
 	vt_test_rmtree(dir);
 	free(dir);
@@ -191,6 +194,9 @@ static void bad_files_fail(void **state)
 	    {"poll_too_fast_fails", "{\"poll_interval_ms\": 99}", "out of range 100.."},
 	    {"int_for_bool_fails", "{\"strict\": 1}", "key 'strict': expected true or false"},
 	    {"string_for_bool_fails", "{\"agent_push\": \"yes\"}", "expected true or false"},
+	    {"relative_agent_binary_fails", "{\"agent_binary\": \"virt-trace-agent\"}",
+	     "key 'agent_binary': expected an absolute path"},
+	    {"number_for_agent_binary_fails", "{\"agent_binary\": 1}", "expected an absolute path"},
 	    {"string_for_domains_fails", "{\"domains\": \"*\"}",
 	     "key 'domains': expected an array"},
 	    {"number_in_domains_fails", "{\"domains\": [\"a\", 2]}", "item 1 is not a string"},

@@ -27,6 +27,8 @@ struct vt_config {
 	unsigned retention_runs;	/* runs kept per domain; default 10 (0 = all) */
 	bool strict;		/* fail prepare/start on a tracing error; default false */
 	bool agent_push;	/* push the agent into guests; default true */
+	char *agent_binary;	/* the host file pushed as the agent; default NULL (the
+				   installed virt-trace-agent) */
 };
 
 /* Defaults (caller frees with vt_config_fini). 0 or -ENOMEM. */
