@@ -81,7 +81,11 @@ vt_check_state()
 	[ "$st" = "$3" ] || vt_fail "$1/$2: state $st, expected $3 ($why)"
 	grep -Eq "$4" <<<"$why" || vt_fail "$1/$2: reason '$why' does not match /$4/"
 	"$VT_CLI" show "$1" $2 >"$VT_WORK/show.txt" || vt_fail "$1: virt-trace show failed"
-	grep '^state:' "$VT_WORK/show.txt" | grep -qF "$3 ($why)" ||
+	if [ -z "$why" ]; then
+		grep -Eq "^state: +$3\$" "$VT_WORK/show.txt"
+	else
+		grep '^state:' "$VT_WORK/show.txt" | grep -qF "$3 ($why)"
+	fi ||
 		vt_fail "$1/$2: show does not say '$3 ($why)': $(grep '^state' "$VT_WORK/show.txt")"
 	vt_log "$1/$2: $st ($why)"
 }

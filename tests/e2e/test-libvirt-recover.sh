@@ -33,7 +33,7 @@ kill_recorder()
 }
 
 # small ring buffers and a guest that reboots in a loop: pages reach the spool in a second
-vt_domain_define_busy "$dom" "kvm:kvm_entry,kvm:kvm_exit,sched:*,irq:*" 64
+vt_domain_define_busy "$dom" "kvm:kvm_entry,kvm:kvm_exit,kvm:kvm_pio,sched:*,irq:*" 32
 virsh_ start "$dom" >/dev/null || vt_fail "virsh start $dom failed"
 vt_wait_recording "$dom" 10 || vt_fail "$dom: the hook started no recording"
 run1=$(basename "$("$VT_CLI" path "$dom")")
