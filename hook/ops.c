@@ -281,7 +281,8 @@ static int op_reconnect(struct hook_ctx *ctx)
 	pid_t pid, qemu_pid;
 	int r;
 
-	r = vt_control_send(ctx->name, "ping", reply, sizeof(reply), HOOK_CONTROL_TIMEOUT_MS);
+	/* a live recorder notes the restart in its run and goes on */
+	r = vt_control_send(ctx->name, "reconnect", reply, sizeof(reply), HOOK_CONTROL_TIMEOUT_MS);
 	if (r == 0 || !hook_instances_exist(ctx))
 		return 0;
 	if (vt_run_domain_locked(ctx->name)) {

@@ -18,8 +18,10 @@ static const char recover_help[] =
 	"\n"
 	"Finalize every interrupted run (of DOMAIN, or of every domain): a run still in\n"
 	"state recording or finalizing whose recorder is gone gets its host.dat from the\n"
-	"spooled pages, its manifest, and state incomplete (\"recorder died\"). Runs with a\n"
-	"live recorder are left alone.\n"
+	"spooled pages, its manifest, and state incomplete (\"recorder died\", with what the\n"
+	"recorder had noted, such as a full disk). A run whose finalizing ran out of disk\n"
+	"space is finished the same way once there is room. Runs with a live recorder are\n"
+	"left alone.\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help   this help\n";
@@ -39,6 +41,7 @@ static void recover_domain(const char *domain, unsigned *done, unsigned *failed)
 		struct vt_errbuf eb = { "" };
 		enum vt_run_state st;
 		struct vt_run run;
+		char why[1024];
 		int r;
 
 		if (vt_run_open(domain, ids[i], &run, &eb) < 0 ||
@@ -49,7 +52,8 @@ static void recover_domain(const char *domain, unsigned *done, unsigned *failed)
 		if (vt_run_domain_locked(domain))
 			continue;	/* a live recorder owns it */
 		cli_progress("recovering %s/%s", domain, ids[i]);
-		r = rec_finalize(&run, false, "recorder died", &eb);
+		rec_recover_reason(&run, why, sizeof(why));
+		r = rec_finalize(&run, false, why, &eb);
 		cli_progress("%s", "");
 		if (r == -EBUSY)
 			continue;

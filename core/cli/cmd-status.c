@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "finalize.h"
 #include "runsel.h"
 #include "vt/control.h"
 #include "vt/manifest.h"
@@ -20,7 +21,8 @@ static const char status_help[] =
 	"\n"
 	"List the recordings in progress: for every domain whose latest run is recording\n"
 	"(or finalizing) and whose recorder answers, the run, its duration so far and its\n"
-	"size on disk. Runs left in state recording by a recorder that died are named too;\n"
+	"size on disk. Runs left in state recording by a recorder that died are named too\n"
+	"(interrupted), and runs whose finalizing found no disk space (disk-full);\n"
 	"'virt-trace recover' finalizes them.\n"
 	"\n"
 	"Options:\n"
@@ -60,6 +62,10 @@ static int status_domain(const char *domain, bool header)
 		}
 		dir = run.dir;
 		what = vt_run_domain_locked(domain) ? "finalizing" : "interrupted";
+		/* finalizing ran out of disk space: recover finishes it once there is room */
+		if (!strcmp(what, "interrupted") && runsel_str(mf, "state_reason") &&
+		    strstr(runsel_str(mf, "state_reason"), REC_FINALIZE_NOSPACE))
+			what = "disk-full";
 	}
 	if (header)
 		printf("%-20s %-20s %-12s %9s %11s\n", "DOMAIN", "RUN", "STATE", "DURATION", "SIZE");

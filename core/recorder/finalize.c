@@ -608,7 +608,22 @@ int rec_finalize(const struct vt_run *run, bool complete, const char *reason,
 		}
 	}
 	r = finalize_locked(run, complete, reason, eb);
-	if (r < 0) {
+	if (r == -ENOSPC || r == -EDQUOT) {
+		struct vt_errbuf ignored;
+		char why[1024];
+
+		/*
+		 * Not failed: the spool is whole, only the room for the archive is missing.
+		 * The state stays finalizing (recording if even that cannot be written), so
+		 * that 'virt-trace recover' finishes the run once there is room.
+		 */
+		if (reason && strstr(reason, REC_FINALIZE_NOSPACE))
+			snprintf(why, sizeof(why), "%s", reason);
+		else
+			snprintf(why, sizeof(why), "%s%s" REC_FINALIZE_NOSPACE,
+				 reason ? reason : "", reason ? "; " : "");
+		vt_run_set_state(run, VT_RUN_FINALIZING, why, &ignored);
+	} else if (r < 0) {
 		struct vt_errbuf ignored;
 		char why[VT_ERRBUF_LEN + 32];
 
@@ -617,6 +632,24 @@ int rec_finalize(const struct vt_run *run, bool complete, const char *reason,
 		vt_run_set_state(run, VT_RUN_FAILED, why, &ignored);
 	}
 	return r;
+}
+
+void rec_recover_reason(const struct vt_run *run, char *buf, size_t len)
+{
+	struct json_object *root __attribute__((cleanup(json_putp))) = NULL;
+	const char *state = NULL, *reason = NULL;
+	struct vt_errbuf eb;
+
+	if (vt_manifest_read(run->dir, &root, &eb) == 0) {
+		state = get(root, "state") ? json_object_get_string(get(root, "state")) : NULL;
+		reason = get(root, "state_reason") ? json_object_get_string(get(root, "state_reason"))
+						   : NULL;
+	}
+	if (reason && state && !strcmp(state, "finalizing") &&
+	    strstr(reason, REC_FINALIZE_NOSPACE))
+		snprintf(buf, len, "%s", reason);	/* recorded whole, archive written now */
+	else
+		snprintf(buf, len, "recorder died%s%s", reason ? "; " : "", reason ? reason : "");
 }
 
 static int recover_domain(const char *domain, unsigned *n, struct vt_errbuf *eb)
@@ -639,7 +672,10 @@ static int recover_domain(const char *domain, unsigned *n, struct vt_errbuf *eb)
 		    vt_run_get_state(&run, &st, &reb) < 0 ||
 		    (st != VT_RUN_RECORDING && st != VT_RUN_FINALIZING))
 			continue;
-		r = rec_finalize(&run, false, "recorder died", &reb);
+		char why[1024];
+
+		rec_recover_reason(&run, why, sizeof(why));
+		r = rec_finalize(&run, false, why, &reb);
 		if (r < 0) {
 			syslog(LOG_ERR, "domain %s: run %s: recover failed: %s", domain, run.id,
 			       reb.msg);

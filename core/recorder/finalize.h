@@ -27,14 +27,25 @@ struct vt_tsc_scale;
  * with @reason (also kept with "complete" when non-NULL). When @run does not hold the
  * domain lock (recover), the lock is taken for the duration (-EBUSY if a live recorder
  * holds it) and what the domain's instances still buffer is drained into the spool
- * first. On failure the state is "failed" with the reason and the spool is kept.
+ * first. On failure the state is "failed" with the reason and the spool is kept; when
+ * the disk has no room for the archive (-ENOSPC), the state stays "finalizing" with
+ * @reason and REC_FINALIZE_NOSPACE, for 'virt-trace recover' to finish later.
  * Return: 0, -errno (reason in @eb).
  */
 int rec_finalize(const struct vt_run *run, bool complete, const char *reason,
 		 struct vt_errbuf *eb);
 
+#define REC_FINALIZE_NOSPACE "finalizing stopped: no space left on device for the archive"
+
 /*
- * rec_recover - finalize as "incomplete" ("recorder died") every run of @domain (NULL:
+ * rec_recover_reason - the reason an interrupted @run gets when it is recovered:
+ * "recorder died" and what the recorder had noted in the manifest, or the reasons of a
+ * finalize that ran out of space.
+ */
+void rec_recover_reason(const struct vt_run *run, char *buf, size_t len);
+
+/*
+ * rec_recover - finalize as "incomplete" (rec_recover_reason) every run of @domain (NULL:
  * every domain) in state recording or finalizing whose domain lock is free. *ret_n =
  * runs finalized. Return: 0, or the first error (-errno, reason in @eb) after trying
  * every run.

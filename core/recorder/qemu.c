@@ -3,9 +3,13 @@
  * What the recorder learns when QEMU is up ('started PID'): vCPU -> thread map (status
  * XML, else 'CPU n/KVM' thread names), QEMU's threads, the debugfs TSC offset and
  * scaling of each vCPU, tsc2nsec; and the main instance narrowed to QEMU's threads.
+ * At the end, why QEMU is gone, as libvirt tells.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <libvirt/libvirt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <json.h>
 #include <libxml/parser.h>
@@ -14,16 +18,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <tracefs.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #include "cleanup.h"
+#include "collector.h"
 #include "recorder.h"
 #include "util.h"
 #include "vt/manifest.h"
 #include "vt/perfclock.h"
 
 #define MAX_VCPUS 1024
+/* how long the recorder waits for libvirt to say why QEMU ended */
+#define REC_EXIT_QUERY_S 10
 
 struct vcpu_tid {
 	unsigned vcpu;
@@ -291,4 +300,135 @@ int rec_qemu_started(const char *domain, int pid, struct tracefs_instance *main,
 						strerror(-r));
 	}
 	return 0;
+}
+
+/* /proc/PID/stat state: a zombie has exited already */
+static bool qemu_alive(int pid)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[64];
+	const char *paren;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (vtc_read_file(path, &text, NULL) < 0)
+		return errno != ENOENT;
+	paren = strrchr(text, ')');
+	return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+struct exit_query {
+	char domain[256];
+	char reason[200];
+	int r;			/* 1 lost, 0 normal end, -errno: cannot tell */
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done, abandoned;
+};
+
+/* virDomainShutoffReason -> 1 and words when the run lost something, else 0 */
+static int shutoff_words(int reason, char *buf, size_t len)
+{
+	switch (reason) {
+	case VIR_DOMAIN_SHUTOFF_CRASHED:
+		snprintf(buf, len, "QEMU died: libvirt says the domain crashed (QEMU ended "
+			 "without a shutdown, e.g. killed)");
+		return 1;
+	case VIR_DOMAIN_SHUTOFF_FAILED:
+		snprintf(buf, len, "QEMU died: libvirt says the domain failed");
+		return 1;
+	case VIR_DOMAIN_SHUTOFF_DAEMON:
+		snprintf(buf, len, "QEMU died: libvirtd ended it while reconnecting");
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void query_end(struct exit_query *q)
+{
+	bool free_it;
+
+	pthread_mutex_lock(&q->lock);
+	q->done = true;
+	free_it = q->abandoned;
+	pthread_cond_signal(&q->done_cond);
+	pthread_mutex_unlock(&q->lock);
+	if (free_it)
+		free(q);
+}
+
+/* libvirt has the domain's state only once it has stopped it: ask until shut off */
+static void *query_main(void *arg)
+{
+	struct exit_query *q = arg;
+	struct vt_errbuf eb = { "" };
+	virConnectPtr conn = NULL;
+	virDomainPtr dom = NULL;
+	int state = -1, reason = 0;
+
+	q->r = coll_open_domain(q->domain, &conn, &dom, &eb);
+	if (q->r < 0)
+		snprintf(q->reason, sizeof(q->reason), "%s", eb.msg);
+	for (int i = 0; dom && i < 100; i++) {
+		if (virDomainGetState(dom, &state, &reason, 0) < 0 ||
+		    state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED)
+			break;
+		usleep(100 * 1000);
+	}
+	if (dom && state == VIR_DOMAIN_SHUTOFF) {
+		q->r = shutoff_words(reason, q->reason, sizeof(q->reason));
+	} else if (dom && state == VIR_DOMAIN_CRASHED) {
+		snprintf(q->reason, sizeof(q->reason), "QEMU died: the guest crashed");
+		q->r = 1;
+	} else if (dom) {
+		snprintf(q->reason, sizeof(q->reason), "libvirt still reports state %d", state);
+		q->r = vtc_err(EAGAIN);
+	}
+	if (dom)
+		virDomainFree(dom);
+	if (conn)
+		virConnectClose(conn);
+	query_end(q);
+	return NULL;
+}
+
+int rec_qemu_exit_reason(const char *domain, int pid, char *buf, size_t len)
+{
+	struct exit_query *q;
+	struct timespec until;
+	pthread_t thread;
+	int r = 0;
+
+	if (pid <= 0 || qemu_alive(pid))
+		return 0;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return vtc_err(ENOMEM);
+	snprintf(q->domain, sizeof(q->domain), "%s", domain);
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->done_cond, NULL);
+	if (pthread_create(&thread, NULL, query_main, q)) {
+		free(q);
+		return vtc_err(EAGAIN);
+	}
+	pthread_detach(thread);
+	/* libvirtd may be restarting or hung: never wait longer than this */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += REC_EXIT_QUERY_S;
+	pthread_mutex_lock(&q->lock);
+	while (!q->done && r == 0)
+		r = pthread_cond_timedwait(&q->done_cond, &q->lock, &until);
+	if (!q->done) {
+		q->abandoned = true;	/* the thread frees it */
+		pthread_mutex_unlock(&q->lock);
+		snprintf(buf, len, "libvirt did not answer within %d s", REC_EXIT_QUERY_S);
+		return vtc_err(ETIMEDOUT);
+	}
+	pthread_mutex_unlock(&q->lock);
+	r = q->r;
+	snprintf(buf, len, "%s", q->reason);
+	free(q);
+	return r;
 }

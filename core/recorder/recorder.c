@@ -2,15 +2,17 @@
 /*
  * The recorder daemon ('virt-trace record'): one per traced domain; spools both
  * instances, answers the control socket, finalizes the run on stop, SIGTERM or QEMU's
- * exit.
+ * exit, with the reason of every fault it saw (disk full, QEMU died, instance gone).
  */
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <json.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,9 @@ struct recorder {
 	int listen_fd, sig_fd;
 	int qemu_pid;		/* 0 until 'started' */
 	bool stopping;
-	const char *stop_reason;	/* non-NULL: finalize incomplete */
-	bool quota_warned;
+	char stop_reason[768];	/* non-empty: finalize incomplete, with these words */
+	char note[256];		/* kept as the reason of a complete run */
+	bool quota_warned, disk_warned, reconnected;
 	uint64_t quota;
 	struct coll *coll;	/* the guest collector, after 'started' */
 };
@@ -63,6 +66,39 @@ static int manifest_edit(const struct vt_run *run,
 		r = vt_manifest_write(run->dir, root, eb);
 	json_object_put(root);
 	return r;
+}
+
+/* one more reason the run is incomplete ("; " between reasons) */
+__attribute__((format(printf, 2, 3))) static void add_reason(struct recorder *rec,
+							      const char *fmt, ...)
+{
+	size_t len = strlen(rec->stop_reason);
+	va_list ap;
+
+	if (len && len + 2 < sizeof(rec->stop_reason)) {
+		memcpy(rec->stop_reason + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(rec->stop_reason + len, sizeof(rec->stop_reason) - len, fmt, ap);
+	va_end(ap);
+}
+
+static int reason_edit(struct json_object *root, void *ctx)
+{
+	return json_object_object_add(root, "state_reason",
+				      json_object_new_string((const char *)ctx)) < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * The reasons so far into the manifest while it still says recording: if the recorder
+ * dies later, 'virt-trace recover' keeps them.
+ */
+static void save_reason(struct recorder *rec)
+{
+	struct vt_errbuf eb;
+
+	manifest_edit(&rec->run, reason_edit, rec->stop_reason, &eb);
 }
 
 static void load_config(const char *domain, uint64_t *quota)
@@ -115,6 +151,31 @@ static int save_meta(struct recorder *rec, struct vt_errbuf *eb)
 	r = vt_tracefs_meta_save(meta, dir, eb);
 	vt_tracefs_meta_free(meta);
 	return r;
+}
+
+static uint64_t dir_total;
+
+static int add_size(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F)
+		dir_total += (uint64_t)sb->st_size;
+	return 0;
+}
+
+/*
+ * What the archive needs besides the pages: host.dat repeats spool/meta (kallsyms is
+ * most of it), the manifest and the guest files need some more.
+ */
+static void set_reserve(struct recorder *rec)
+{
+	char dir[PATH_MAX];
+
+	dir_total = 0;
+	if (snprintf(dir, sizeof(dir), "%s/spool/meta", rec->run.dir) < (int)sizeof(dir))
+		nftw(dir, add_size, 8, FTW_PHYS);
+	rec_spool_set_reserve(rec->spool, 2 * dir_total + REC_ARCHIVE_SLACK);
 }
 
 static void save_tgids(struct recorder *rec)
@@ -179,6 +240,34 @@ static int on_started(struct recorder *rec, int pid, struct vt_errbuf *eb)
 	return 0;
 }
 
+struct warn_ctx {
+	const char *text;
+};
+
+static int warn_edit(struct json_object *root, void *ctx)
+{
+	return vt_manifest_add_warning(root, "%s", ((struct warn_ctx *)ctx)->text);
+}
+
+/* the hook's 'reconnect begin': libvirtd restarted while this recorder went on */
+static void on_reconnect(struct recorder *rec)
+{
+	char when[32], text[200];
+	struct warn_ctx c = { text };
+	struct vt_errbuf eb;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(text, sizeof(text), "libvirtd restarted (reconnect at %s); the recorder went "
+		 "on, the host trace has no gap", when);
+	manifest_edit(&rec->run, warn_edit, &c, &eb);
+	if (!rec->note[0])
+		snprintf(rec->note, sizeof(rec->note), "%s", text);
+	syslog(LOG_NOTICE, "domain %s: %s", rec->domain, text);
+}
+
 /* one request line per connection, one reply line */
 static void serve(struct recorder *rec)
 {
@@ -218,7 +307,7 @@ static void serve(struct recorder *rec)
 	} else if (!strcmp(req, "stop")) {
 		rec->stopping = true;
 		if (!rec->qemu_pid)
-			rec->stop_reason = "QEMU never started (no 'started' message)";
+			add_reason(rec, "QEMU never started (no 'started' message)");
 		snprintf(reply, sizeof(reply), "ok finalizing %s", rec->run.dir);
 	} else if (!strcmp(req, "shutdown")) {
 		/* flush the guest, then a clean shutdown; finalized when QEMU exits */
@@ -237,21 +326,15 @@ static void serve(struct recorder *rec)
 			 rec->run.dir);
 	} else if (!strcmp(req, "ping")) {
 		snprintf(reply, sizeof(reply), "ok");
+	} else if (!strcmp(req, "reconnect")) {
+		rec->reconnected = true;	/* noted at the next tick: the hook waits 3 ms */
+		snprintf(reply, sizeof(reply), "ok recording %s", rec->run.dir);
 	} else {
 		snprintf(reply, sizeof(reply), "error unknown request '%.64s'", req);
 	}
 	strcat(reply, "\n");
 	vtc_write_all(fd, reply, strlen(reply));
 	syslog(LOG_DEBUG, "domain %s: control '%s' -> %s", rec->domain, req, reply);
-}
-
-struct warn_ctx {
-	const char *text;
-};
-
-static int warn_edit(struct json_object *root, void *ctx)
-{
-	return vt_manifest_add_warning(root, "%s", ((struct warn_ctx *)ctx)->text);
 }
 
 /* requests the hook left while no recorder listened (see vt_control_post) */
@@ -269,8 +352,43 @@ static void take_posts(struct recorder *rec)
 	if (vt_control_take(rec->domain, "stop", arg, sizeof(arg)) > 0) {
 		rec->stopping = true;
 		if (!rec->qemu_pid)
-			rec->stop_reason = "QEMU never started (no 'started' message)";
+			add_reason(rec, "QEMU never started (no 'started' message)");
 	}
+}
+
+/* the first pages dropped for want of disk space: say so now, in case we die later */
+static void check_disk(struct recorder *rec, const struct rec_spool_stats *st)
+{
+	char text[PATH_MAX + 200];
+	struct warn_ctx c = { text };
+	struct vt_errbuf eb;
+
+	if (!st->disk_full || rec->disk_warned)
+		return;
+	rec->disk_warned = true;
+	snprintf(text, sizeof(text), "host disk full (no space left on device for %s/spool and "
+		 "the archive): host pages dropped from here on", rec->run.dir);
+	manifest_edit(&rec->run, warn_edit, &c, &eb);
+	add_reason(rec, "host disk full (no space left on device): host pages dropped");
+	save_reason(rec);
+	syslog(LOG_WARNING, "domain %s: %s", rec->domain, text);
+}
+
+/* an instance removed under us (kernels refuse while trace_pipe_raw is open) */
+static void check_instances(struct recorder *rec)
+{
+	const char *name = NULL;
+
+	if (!tracefs_instance_exists(tracefs_instance_get_name(rec->main)))
+		name = tracefs_instance_get_name(rec->main);
+	else if (!tracefs_instance_exists(tracefs_instance_get_name(rec->tsc)))
+		name = tracefs_instance_get_name(rec->tsc);
+	if (!name)
+		return;
+	add_reason(rec, "tracefs instance %s was removed under the recorder", name);
+	save_reason(rec);
+	syslog(LOG_ERR, "domain %s: tracefs instance %s is gone: finalizing", rec->domain, name);
+	rec->stopping = true;
 }
 
 static void tick(struct recorder *rec)
@@ -278,8 +396,15 @@ static void tick(struct recorder *rec)
 	struct rec_spool_stats st;
 
 	take_posts(rec);
+	if (rec->reconnected) {
+		rec->reconnected = false;
+		on_reconnect(rec);
+	}
 
+	rec_spool_check_space(rec->spool);
 	rec_spool_get_stats(rec->spool, &st);
+	check_disk(rec, &st);
+	check_instances(rec);
 	if (st.over_quota && !rec->quota_warned) {
 		char text[160];
 		struct warn_ctx c = { text };
@@ -316,12 +441,74 @@ static int stats_edit(struct json_object *root, void *ctx)
 	json_object_object_add(rec, "spool_guest_bytes", json_object_new_uint64(c->st.guest));
 	json_object_object_add(rec, "spool_quota_bytes", json_object_new_uint64(c->quota));
 	json_object_object_add(rec, "dropped_bytes", json_object_new_uint64(c->st.lost));
-	if (c->st.lost)
+	json_object_object_add(rec, "disk_full_dropped_bytes",
+			       json_object_new_uint64(c->st.disk_lost));
+	if (c->st.lost > c->st.disk_lost)
 		vt_manifest_add_warning(root, "spool quota: %" PRIu64 " bytes of host pages dropped",
-					c->st.lost);
+					c->st.lost - c->st.disk_lost);
+	if (c->st.disk_lost)
+		vt_manifest_add_warning(root, "host disk full: %" PRIu64 " bytes of host pages "
+					      "dropped", c->st.disk_lost);
 	if (c->st.err)
 		vt_manifest_add_warning(root, "spool: a reader failed: %s", strerror(-c->st.err));
 	return 0;
+}
+
+/* QEMU is gone: if libvirt says it died (killed, crashed), the run is incomplete */
+static void qemu_end(struct recorder *rec)
+{
+	char why[256] = "";
+	int r = rec_qemu_exit_reason(rec->domain, rec->qemu_pid, why, sizeof(why));
+
+	if (r > 0) {
+		add_reason(rec, "%s", why);
+		syslog(LOG_WARNING, "domain %s: %s", rec->domain, why);
+	} else if (r < 0) {
+		char text[320];
+		struct warn_ctx c = { text };
+		struct vt_errbuf eb;
+
+		snprintf(text, sizeof(text), "QEMU pid %d ended; why is unknown (%s)",
+			 rec->qemu_pid, why);
+		manifest_edit(&rec->run, warn_edit, &c, &eb);
+	}
+}
+
+/*
+ * Earlier runs of this domain left recording by a recorder that died (libvirtd's
+ * 'reconnect' started this one instead): finalize them as incomplete now. We hold the
+ * domain lock, so nobody else can; what the ring buffers hold is ours.
+ */
+static void recover_earlier(struct recorder *rec)
+{
+	char **ids = NULL;
+	size_t n = 0;
+
+	if (vt_run_list(rec->domain, &ids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct vt_errbuf eb = { "" };
+		char why[VT_ERRBUF_LEN + 64];
+		enum vt_run_state st;
+		struct vt_run run;
+
+		if (strcmp(ids[i], rec->run.id) && vt_run_open(rec->domain, ids[i], &run, &eb) == 0 &&
+		    vt_run_get_state(&run, &st, &eb) == 0 &&
+		    (st == VT_RUN_RECORDING || st == VT_RUN_FINALIZING)) {
+			rec_recover_reason(&run, why, sizeof(why));
+			run.lock_fd = rec->run.lock_fd;	/* borrowed: no drain */
+			if (rec_finalize(&run, false, why, &eb) < 0)
+				syslog(LOG_ERR, "domain %s: run %s: recover failed: %s",
+				       rec->domain, run.id, eb.msg);
+			else
+				syslog(LOG_NOTICE, "domain %s: run %s: recovered as incomplete (%s)",
+				       rec->domain, run.id, why);
+			snprintf(rec->note, sizeof(rec->note), "recording restarted: the recorder "
+				 "of run %s had died, that run is finalized as incomplete", run.id);
+		}
+		free(ids[i]);
+	}
+	free(ids);
 }
 
 static void ready(void)
@@ -400,6 +587,7 @@ static int setup(struct recorder *rec, const struct rec_args *args, struct vt_er
 	r = save_meta(rec, eb);
 	if (r < 0)
 		return r;
+	set_reserve(rec);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -437,7 +625,7 @@ static void loop(struct recorder *rec)
 				       si.ssi_signo);
 				rec->stopping = true;
 				if (!rec->qemu_pid)
-					rec->stop_reason = "stopped by a signal before QEMU started";
+					add_reason(rec, "stopped by a signal before QEMU started");
 			}
 		}
 		if (n > 0 && (p[0].revents & POLLIN))
@@ -504,8 +692,10 @@ int rec_main(const struct rec_args *args)
 		return EXIT_FAILURE;
 	}
 	ready();
+	recover_earlier(&rec);
 	loop(&rec);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	qemu_end(&rec);
 	/* the guest's last chunk while the host still records */
 	coll_stop(rec.coll, COLL_STOP_MAX_MS);
 	coll_free(rec.coll);
@@ -516,17 +706,19 @@ int rec_main(const struct rec_args *args)
 	rec_spool_stop(rec.spool);
 	rec_spool_get_stats(rec.spool, &sc.st);
 	sc.quota = rec.quota;
+	check_disk(&rec, &sc.st);	/* the last drain may have met a full disk */
 	save_tgids(&rec);
 	manifest_edit(&rec.run, stats_edit, &sc, &eb);
 	teardown(&rec);
-	r = rec_finalize(&rec.run, !rec.stop_reason, rec.stop_reason, &eb);
+	r = rec_finalize(&rec.run, !rec.stop_reason[0],
+			 rec.stop_reason[0] ? rec.stop_reason : rec.note[0] ? rec.note : NULL, &eb);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r < 0)
 		syslog(LOG_ERR, "domain %s: run %s: finalize failed: %s", rec.domain, rec.run.id,
 		       eb.msg);
 	else
 		syslog(LOG_INFO, "domain %s: run %s %s in %.3f s (%" PRIu64 " spool bytes)",
-		       rec.domain, rec.run.id, rec.stop_reason ? "incomplete" : "complete",
+		       rec.domain, rec.run.id, rec.stop_reason[0] ? "incomplete" : "complete",
 		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 		       sc.st.written);
 	if (vt_instances_destroy(rec.domain, &eb) < 0)

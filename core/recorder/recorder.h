@@ -24,6 +24,8 @@ struct rec_spool_stats {
 	uint64_t lost;		/* bytes read and dropped past the quota */
 	bool over_quota;
 	int err;		/* first reader error (-errno), 0 if none */
+	bool disk_full;		/* pages were dropped for want of disk space */
+	uint64_t disk_lost;	/* the part of lost dropped for want of disk space */
 };
 
 /*
@@ -44,6 +46,14 @@ void rec_spool_get_stats(struct rec_spool *s, struct rec_spool_stats *ret);
  * (nothing counted; the host readers go on until the quota is reached).
  */
 int rec_spool_reserve(void *ctx, uint64_t bytes);
+/*
+ * rec_spool_set_reserve - the room the archive needs besides the spooled pages (host.dat
+ * headers, kallsyms, manifest); the readers of the main instance stop writing (read and
+ * drop) when more pages would leave less than that plus the pages' own size for
+ * finalizing. rec_spool_check_space - redo that sum from the free space now (each tick).
+ */
+void rec_spool_set_reserve(struct rec_spool *s, uint64_t bytes);
+void rec_spool_check_space(struct rec_spool *s);
 void rec_spool_free(struct rec_spool *s);
 
 /* ---- qemu.c: what the recorder learns at 'started' */
@@ -56,7 +66,18 @@ void rec_spool_free(struct rec_spool *s);
 int rec_qemu_started(const char *domain, int pid, struct tracefs_instance *main,
 		     struct json_object *root, struct vt_errbuf *eb);
 
+/*
+ * rec_qemu_exit_reason - when QEMU @pid of @domain has exited, ask libvirt (bounded
+ * wait) why. Return: 1 with @buf saying how QEMU died (crashed, killed, failed: the run
+ * is incomplete), 0 when QEMU still runs or ended normally (shutdown, destroy, save,
+ * migration), -errno with @buf saying why nobody can tell.
+ */
+int rec_qemu_exit_reason(const char *domain, int pid, char *buf, size_t len);
+
 /* ---- recorder.c */
+/* room kept on the spool's file system for the archive, besides host.dat's metadata */
+#define REC_ARCHIVE_SLACK (8ull << 20)
+
 struct rec_args {
 	const char *domain;
 	const char *uuid;

@@ -2,8 +2,8 @@
 /*
  * The spool writers: one thread per instance x CPU moves whole ring-buffer pages from
  * trace_pipe_raw into spool/<main|tsc>/cpuN.raw (tracefs_cpu_write, no parsing), stops
- * writing past the quota and counts what it drops; the guest collector's data counts
- * against the same quota.
+ * writing past the quota (which the guest collector's data shares) or when the disk
+ * would have no room left for the archive, and counts what it drops.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <tracefs.h>
 #include <unistd.h>
 
@@ -22,6 +23,12 @@
 #include "util.h"
 
 #define TSC_DRAIN_MS 1000
+/*
+ * Taken at start, given back when the disk is full: room for the manifest edits that
+ * say so and for the state at the end, even when another process filled the disk.
+ */
+#define BALLAST_NAME ".ballast"
+#define BALLAST_BYTES (1u << 20)
 
 struct rec_reader {
 	struct rec_spool *s;
@@ -33,6 +40,7 @@ struct rec_reader {
 	void *scratch;
 	int page_size;
 	bool exempt;	/* the -tsc instance: rare and vital, never dropped */
+	bool out_dead;	/* its file hit ENOSPC: this reader only drops from now on */
 };
 
 struct rec_spool {
@@ -45,19 +53,70 @@ struct rec_spool {
 	atomic_uint_fast64_t lost;
 	atomic_bool over_quota;
 	atomic_int err;
+	int dir_fd;			/* the spool directory, for fstatvfs */
+	atomic_uint_fast64_t reserve;	/* room the archive needs besides the pages */
+	atomic_uint_fast64_t space_cap;	/* spool bytes the disk allows (tick updates it) */
+	atomic_bool disk_full;
+	atomic_uint_fast64_t disk_lost;	/* part of lost: dropped for want of disk space */
+	atomic_bool ballast_gone;
 };
+
+static bool disk_left(struct rec_spool *s)
+{
+	return atomic_load(&s->written) < atomic_load(&s->space_cap);
+}
 
 static void drop_page(struct rec_reader *rd, int n)
 {
-	atomic_fetch_add(&rd->s->lost, (uint64_t)n);
-	atomic_store(&rd->s->over_quota, true);
+	struct rec_spool *s = rd->s;
+
+	atomic_fetch_add(&s->lost, (uint64_t)n);
+	if (rd->out_dead || !disk_left(s)) {
+		atomic_fetch_add(&s->disk_lost, (uint64_t)n);
+		atomic_store(&s->disk_full, true);
+		if (!atomic_exchange(&s->ballast_gone, true))
+			unlinkat(s->dir_fd, BALLAST_NAME, 0);
+	} else {
+		atomic_store(&s->over_quota, true);
+	}
 }
 
 static bool quota_left(struct rec_reader *rd)
 {
 	struct rec_spool *s = rd->s;
 
-	return rd->exempt || !s->quota || atomic_load(&s->written) < s->quota;
+	if (rd->out_dead)
+		return false;
+	if (rd->exempt)
+		return true;
+	return (!s->quota || atomic_load(&s->written) < s->quota) && disk_left(s);
+}
+
+static bool is_disk_full(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EFBIG;
+}
+
+/*
+ * A write failed for want of space: cut the page it tore (the file stays whole pages),
+ * count it and what the failed call had taken from the ring buffer as dropped, stop this
+ * reader's writes for good (its splice pipe may hold part of a page) and the others'
+ * until the next space check.
+ */
+static void out_of_space(struct rec_reader *rd)
+{
+	struct rec_spool *s = rd->s;
+	off_t end = lseek(rd->fd, 0, SEEK_END);
+	uint64_t torn = end > 0 && rd->page_size > 0 ? (uint64_t)(end % rd->page_size) : 0;
+
+	if (torn) {
+		(void)!ftruncate(rd->fd, end - (off_t)torn);
+		lseek(rd->fd, 0, SEEK_END);
+		atomic_fetch_sub(&s->written, torn);
+	}
+	rd->out_dead = true;
+	atomic_store(&s->space_cap, atomic_load(&s->written));
+	drop_page(rd, (int)torn + (rd->page_size > 0 ? rd->page_size : 4096));
 }
 
 static void *reader_main(void *arg)
@@ -72,8 +131,12 @@ static void *reader_main(void *arg)
 	 * Its readers drain the partial page every TSC_DRAIN_MS instead.
 	 */
 	while (rd->exempt && !atomic_load(&s->stop)) {
-		while ((n = tracefs_cpu_flush_write(rd->tc, rd->fd)) > 0)
+		while (!rd->out_dead && (n = tracefs_cpu_flush_write(rd->tc, rd->fd)) > 0)
 			atomic_fetch_add(&s->written, (uint64_t)n);
+		if (!rd->out_dead && n < 0 && is_disk_full(errno))
+			out_of_space(rd);
+		while (rd->out_dead && (n = tracefs_cpu_flush(rd->tc, rd->scratch)) > 0)
+			drop_page(rd, n);
 		for (int i = 0; i < TSC_DRAIN_MS / 50 && !atomic_load(&s->stop); i++)
 			usleep(50 * 1000);
 	}
@@ -86,6 +149,10 @@ static void *reader_main(void *arg)
 			n = tracefs_cpu_write(rd->tc, rd->fd, false);
 			if (n > 0)
 				atomic_fetch_add(&s->written, (uint64_t)n);
+			if (n < 0 && is_disk_full(errno)) {
+				out_of_space(rd);
+				continue;
+			}
 		}
 		if (n < 0 && errno != EINTR && errno != EAGAIN && !atomic_load(&s->stop)) {
 			int expected = 0;
@@ -101,6 +168,10 @@ static void *reader_main(void *arg)
 			n = tracefs_cpu_flush_write(rd->tc, rd->fd);
 			if (n > 0)
 				atomic_fetch_add(&s->written, (uint64_t)n);
+			if (n < 0 && is_disk_full(errno)) {
+				out_of_space(rd);
+				continue;
+			}
 		} else {
 			n = tracefs_cpu_flush(rd->tc, rd->scratch);
 			if (n > 0)
@@ -155,6 +226,8 @@ void rec_spool_free(struct rec_spool *s)
 		free(rd->scratch);
 	}
 	free(s->readers);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
 	free(s);
 }
 
@@ -171,8 +244,27 @@ int rec_spool_start(const char *spool, struct tracefs_instance *main,
 	if (!s)
 		return vtc_err(ENOMEM);
 	s->quota = quota;
+	s->space_cap = UINT64_MAX;
+	s->dir_fd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dir_fd < 0) {
+		r = vtc_errf(eb, errno, "%s: %s", spool, strerror(errno));
+		free(s);
+		return r;
+	}
+	{
+		int fd = openat(s->dir_fd, BALLAST_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				0640);
+
+		/* no ballast (a file system without fallocate) only costs that safety */
+		if (fd >= 0) {
+			if (posix_fallocate(fd, 0, BALLAST_BYTES))
+				(void)!unlinkat(s->dir_fd, BALLAST_NAME, 0);
+			close(fd);
+		}
+	}
 	s->readers = calloc(2 * (size_t)cpus, sizeof(*s->readers));
 	if (!s->readers) {
+		close(s->dir_fd);
 		free(s);
 		return vtc_err(ENOMEM);
 	}
@@ -256,4 +348,32 @@ void rec_spool_get_stats(struct rec_spool *s, struct rec_spool_stats *ret)
 	ret->lost = atomic_load(&s->lost);
 	ret->over_quota = atomic_load(&s->over_quota);
 	ret->err = atomic_load(&s->err);
+	ret->disk_full = atomic_load(&s->disk_full);
+	ret->disk_lost = atomic_load(&s->disk_lost);
+}
+
+void rec_spool_set_reserve(struct rec_spool *s, uint64_t bytes)
+{
+	atomic_store(&s->reserve, bytes);
+	rec_spool_check_space(s);
+}
+
+/*
+ * Finalizing writes host.dat beside the spool before it removes the spool: past W spool
+ * bytes it needs W + reserve more. With F bytes free now and W0 spooled, spooling up to
+ * (F + W0 - reserve) / 2 leaves exactly that room; others' use of the disk is caught at
+ * the next check.
+ */
+void rec_spool_check_space(struct rec_spool *s)
+{
+	uint64_t w = atomic_load(&s->written), res = atomic_load(&s->reserve), free_b, cap;
+	struct statvfs vfs;
+
+	if (fstatvfs(s->dir_fd, &vfs) < 0)
+		return;
+	free_b = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	/* one call of every reader may move a whole pipe (16 pages) past the check */
+	res += s->nreaders * 65536ull;
+	cap = free_b + w > res ? (free_b + w - res) / 2 : 0;
+	atomic_store(&s->space_cap, cap > w ? cap : w);
 }

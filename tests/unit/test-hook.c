@@ -589,7 +589,7 @@ static void reconnect_restarts_a_dead_recorder(void **state)
 	w.send_ret[0] = -ENOENT;
 	write_file("vm1.pid", "4711\n");
 	assert_int_equal(run("reconnect", "begin", DOMXML), 0);
-	assert_string_equal(w.sent[0], "ping");
+	assert_string_equal(w.sent[0], "reconnect");
 	assert_int_equal(w.spawn_calls, 1);
 	/* QEMU runs and no 'started' will come: the recorder gets the pid at once */
 	assert_int_equal(w.spawn_qemu_pid, 4711);

@@ -1,0 +1,125 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Helpers of the fault tests (sourced after libvirt.sh): the recorder of a domain,
+# a snapshot of what its spool holds just before a fault, and the checks every
+# fault test makes once the run is final: each page spooled before the fault is in
+# host.dat, trace-cmd reads host.dat, no tracefs instance and no recorder is left.
+
+VT_PAGES=$VT_SOURCE_DIR/tests/e2e/spool-pages.py
+
+# vt_recorder_pids DOMAIN: pids of the domain's `virt-trace record` processes
+vt_recorder_pids()
+{
+	pgrep -f "virt-trace record --domain $1( |\$)" || true
+}
+
+# vt_manifest DOMAIN [RUN] EXPR: a python expression over the manifest `m`
+vt_manifest()
+{
+	local dom=$1 run=$2 expr=$3 dir
+	dir=$("$VT_CLI" path "$dom" $run) || return 1
+	python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$dir/manifest.json" "$expr"
+}
+
+# vt_spool_snapshot DOMAIN OUT: hashes of the pages the latest run's spool holds
+vt_spool_snapshot()
+{
+	local dir
+	dir=$("$VT_CLI" path "$1") || vt_fail "$1: no run"
+	[ -d "$dir/spool" ] || vt_fail "$1: run $dir has no spool"
+	python3 "$VT_PAGES" snapshot "$dir/spool" "$2" || vt_fail "$1: cannot read the spool"
+}
+
+# vt_wait_spool_pages DOMAIN MIN SECS: until the latest run's spool holds MIN pages
+vt_wait_spool_pages()
+{
+	local dir i n
+	dir=$("$VT_CLI" path "$1") || return 1
+	for ((i = 0; i < $3 * 10; i++)); do
+		n=$(cat "$dir"/spool/main/cpu*.raw "$dir"/spool/tsc/cpu*.raw 2>/dev/null | wc -c)
+		[ $((n / 4096)) -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# vt_check_kept DOMAIN RUN SNAPSHOT: every snapshot page is in the run's host.dat
+# and trace-cmd reads it
+vt_check_kept()
+{
+	local dir
+	dir=$("$VT_CLI" path "$1" "$2") || vt_fail "$1: no run $2"
+	[ -f "$dir/host.dat" ] || vt_fail "$1/$2: no host.dat"
+	python3 "$VT_PAGES" check "$dir/host.dat" "$3" >"$3.check" ||
+		vt_fail "$1/$2: pages spooled before the fault are missing: $(cat "$3.check")"
+	vt_log "$1/$2: $(cat "$3.check")"
+	trace-cmd report -i "$dir/host.dat" >"$3.report" 2>"$3.report.err" ||
+		vt_fail "$1/$2: trace-cmd cannot read host.dat: $(head -3 "$3.report.err")"
+	vt_log "$1/$2: trace-cmd reads host.dat: $(vt_count_events "$3.report") events"
+}
+
+# vt_check_clean DOMAIN SECS: within SECS no instance and no recorder of DOMAIN left
+vt_check_clean()
+{
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ -d "$VT_TRACEFS/instances/virt-trace-$1" ] || [ -d "$VT_TRACEFS/instances/virt-trace-$1-tsc" ] ||
+			[ -n "$(vt_recorder_pids "$1")" ] || return 0
+		sleep 0.1
+	done
+	ls -d "$VT_TRACEFS"/instances/virt-trace-"$1"* 2>/dev/null
+	vt_fail "$1: left behind: instances $(ls "$VT_TRACEFS/instances" | grep -c "^virt-trace-$1"), recorders '$(vt_recorder_pids "$1" | tr '\n' ' ')'"
+}
+
+# vt_check_state DOMAIN RUN STATE REASON-ERE: manifest state and reason, and `show`
+vt_check_state()
+{
+	local st why
+	st=$(vt_manifest "$1" "$2" 'm.get("state")')
+	why=$(vt_manifest "$1" "$2" 'm.get("state_reason", "")')
+	[ "$st" = "$3" ] || vt_fail "$1/$2: state $st, expected $3 ($why)"
+	grep -Eq "$4" <<<"$why" || vt_fail "$1/$2: reason '$why' does not match /$4/"
+	"$VT_CLI" show "$1" $2 >"$VT_WORK/show.txt" || vt_fail "$1: virt-trace show failed"
+	if [ -z "$why" ]; then
+		grep -Eq "^state: +$3\$" "$VT_WORK/show.txt"
+	else
+		grep '^state:' "$VT_WORK/show.txt" | grep -qF "$3 ($why)"
+	fi ||
+		vt_fail "$1/$2: show does not say '$3 ($why)': $(grep '^state' "$VT_WORK/show.txt")"
+	vt_log "$1/$2: $st ($why)"
+}
+
+# vt_domain_define_busy NAME EVENTS BUFFER-KB: like vt_domain_define (2 vCPUs), with
+# host EVENTS and a BUFFER-KB ring buffer per CPU in its virt-trace metadata, and a
+# guest that panics and reboots in a loop (panic=1, on_reboot restart): a busy host
+# event rate from QEMU's threads for as long as it runs.
+vt_domain_define_busy()
+{
+	local name=$1 events=$2 kb=$3
+	VT_DOMAINS+=("$name")
+	cat >"$VT_WORK/$name.xml" <<XML
+<domain type='kvm'>
+  <name>$name</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>2</vcpu>
+  <metadata>
+    <vt:trace xmlns:vt="urn:x-virt-trace:1" enabled="yes">
+      <vt:host events="$events" buffer-kb="$kb"/>
+    </vt:trace>
+  </metadata>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$VT_KERNEL</kernel>
+    <cmdline>console=ttyS0 panic=1 loglevel=8</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>preserve</on_crash>
+  <devices>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+	virsh_ define "$VT_WORK/$name.xml" >/dev/null || vt_fail "virsh define $name failed"
+}
