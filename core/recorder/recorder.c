@@ -76,8 +76,12 @@ static void load_config(const char *domain, uint64_t *quota)
 	vt_config_fini(&cfg);
 }
 
+/* how long the recorder waits for the hook's instance worker */
+#define SETUP_WAIT_MS 30000
+
 static int open_instances(struct recorder *rec, struct vt_errbuf *eb)
 {
+	_cleanup_close_ int lock = -1;
 	char name[300], tsc[300];
 	int r;
 
@@ -86,6 +90,11 @@ static int open_instances(struct recorder *rec, struct vt_errbuf *eb)
 		r = vt_instance_name(rec->domain, true, tsc, sizeof(tsc));
 	if (r < 0)
 		return vtc_errf(eb, r, "bad domain name for an instance");
+	/* the hook's worker may still be setting the main instance up: it holds .setup */
+	lock = vt_instances_lock(rec->domain, false, SETUP_WAIT_MS);
+	if (lock == -ETIMEDOUT)
+		syslog(LOG_WARNING, "domain %s: the instance worker is still busy after %d ms",
+		       rec->domain, SETUP_WAIT_MS);
 	if (!tracefs_instance_exists(name) || !tracefs_instance_exists(tsc))
 		return vtc_errf(eb, ENOENT, "instances %s / %s do not exist (the hook creates "
 				"them at 'start begin')", name, tsc);
