@@ -114,10 +114,14 @@ int main(int argc, char **argv)
 	ctx.xml = xml ? xml : "";
 	ctx.xml_len = xml_len;
 	status = hook_run(&ctx);
-	/* a call that did something says how long it took (from main(), not from exec) */
-	if (hook_log_lines())
-		hook_log(ctx.name, LOG_INFO, "%s %s: %.2f ms, exit %d", ctx.op, ctx.subop,
-			 ms_since(&t0), status);
+	/* a call for a traced domain says how long it took (from main(), not from exec) */
+	if (ctx.handled) {
+		double ms = ms_since(&t0);
+
+		if (hook_log_lines() || hook_domain_is_ours(&ctx))
+			hook_log(ctx.name, LOG_INFO, "%s %s: %.2f ms, exit %d", ctx.op, ctx.subop,
+				 ms, status);
+	}
 	/* libvirt logs a failing hook's stderr (VT_HOOK_STDERR=1 printed it already) */
 	if (status && !(getenv("VT_HOOK_STDERR") && !strcmp(getenv("VT_HOOK_STDERR"), "1")))
 		fprintf(stderr, "virt-trace-hook: %s\n", hook_log_last_error());

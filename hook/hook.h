@@ -55,6 +55,7 @@ struct hook_ctx {
 	bool xml_ok;
 	struct vt_config cfg; /* config file + metadata (defaults on error) */
 	bool traced;	      /* decided by hook_decide() */
+	bool handled;	      /* hook_run ran a handler */
 };
 
 /* ---- ops.c ---- */
@@ -71,6 +72,8 @@ int hook_exit_status(enum hook_op op, const char *subop, bool strict, int r);
  * restore, attach, ...) return 0 and do nothing. Return: the process exit status.
  */
 int hook_run(struct hook_ctx *ctx);
+/* whether @ctx's domain is virt-trace's now: a recorder holds it or instances exist */
+bool hook_domain_is_ours(const struct hook_ctx *ctx);
 /* free what hook_run left in @ctx */
 void hook_ctx_fini(struct hook_ctx *ctx);
 

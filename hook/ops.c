@@ -356,10 +356,16 @@ int hook_run(struct hook_ctx *ctx)
 	if (ctx->xml_ok && strcmp(ctx->dom.name, ctx->name))
 		hook_log(ctx->name, LOG_WARNING, "the domain XML names '%.64s'; using '%.64s'",
 			 ctx->dom.name, ctx->name);
+	ctx->handled = true;
 	r = h->fn(ctx);
 	if (op == HOOK_OP_RECONNECT)
 		return 0;
 	return hook_exit_status(op, ctx->subop, ctx->cfg.strict, r);
+}
+
+bool hook_domain_is_ours(const struct hook_ctx *ctx)
+{
+	return vt_run_domain_locked(ctx->name) || hook_instances_exist(ctx);
 }
 
 void hook_ctx_fini(struct hook_ctx *ctx)
