@@ -479,6 +479,13 @@ int rec_main(const struct rec_args *args)
 	tracefs_trace_off(rec.tsc);
 	rec_spool_stop(rec.spool);
 	rec_spool_get_stats(rec.spool, &sc.st);
+	/* the ring buffers' own lost-event counts, before the instances go */
+	{
+		char spool[PATH_MAX];
+
+		if (snprintf(spool, sizeof(spool), "%s/spool", rec.run.dir) < (int)sizeof(spool))
+			rec_ring_stats_save(rec.domain, spool, true);
+	}
 	save_tgids(&rec);
 	manifest_edit(&rec.run, stats_edit, &sc, &eb);
 	teardown(&rec);
