@@ -174,8 +174,14 @@ static int setup(const char *name, unsigned kb, bool overwrite,
 				strerror(errno ? errno : EIO));
 	tracefs_trace_off(inst);
 	r = write_file(inst, "trace_clock", "x86-tsc", eb);
-	/* each resize waits for an RCU grace period: skip it when the default is enough */
-	if (!r && kb && tracefs_instance_get_buffer_size(inst, 0) < (ssize_t)kb &&
+	/*
+	 * Each resize waits for RCU grace periods. The -tsc instance is set up on 'start
+	 * begin''s path: it keeps a default that is large enough. The main one is set up
+	 * off that path and gets exactly what was asked (smaller too).
+	 */
+	if (!r && kb &&
+	    (overwrite ? tracefs_instance_get_buffer_size(inst, 0) != (ssize_t)kb
+		       : tracefs_instance_get_buffer_size(inst, 0) < (ssize_t)kb) &&
 	    tracefs_instance_set_buffer_size(inst, kb, -1) < 0)
 		r = vtc_errf(eb, errno ? errno : EIO, "instance %s: cannot set %u KiB buffers",
 			     name, kb);
