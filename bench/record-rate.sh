@@ -11,10 +11,11 @@
 # QEMU's threads; the run ends 'incomplete', "QEMU never started"). Needs root and
 # kvm loaded (the -tsc instance); run it under the e2e lock.
 #
-# usage: bench/record-rate.sh [--seconds S] [--sizes "KB KB"] [--rates "R R ..."]
+# usage: bench/record-rate.sh [--seconds S] [--sizes "KB KB"] [--rates "R R ..."] [--pairs P]
 #        bench/record-rate.sh --rate R --buffer-kb KB [--seconds S] [--events LIST]
 #   one run: prints "rate R buffer_kb KB roundtrips_per_s A events N lost L exact X
 #   warned W state S dropped_bytes D" (--show: then 'virt-trace show' of the run)
+#   --pairs  ping-pong pairs running at once, each at the rate (default 1)
 # env: HOOK (default build/hook/virt-trace-hook), VT_CLI (default build/core/virt-trace)
 set -uo pipefail
 
@@ -29,6 +30,7 @@ kb=
 events="sched:*,irq:*"
 sizes="1024 65536"
 rates="1000 3000 10000 30000 100000 0"
+pairs=1
 show=
 
 while [ $# -gt 0 ]; do
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
 	--sizes) sizes=$2; shift ;;
 	--rates) rates=$2; shift ;;
 	--show) show=1 ;;
+	--pairs) pairs=$2; shift ;;
 	-h | --help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "record-rate.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -68,8 +71,24 @@ trap 'exit 130' INT TERM
 export VT_STATE_DIR=$tmp/store VT_RUN_DIR=$tmp/run VT_LIBVIRT_RUNDIR=$tmp/qemu VT_CONFIG=$tmp/virt-trace.conf
 mkdir -p "$tmp/store" "$tmp/run" "$tmp/qemu"
 
-# workload RATE SECS: ping-pong round trips a second (0: as fast as it goes)
+# workload RATE SECS: --pairs ping-pongs of RATE round trips a second each (0: as
+# fast as they go); prints the round trips a second of all
 workload()
+{
+	local p pids=() sum=0 v
+	for ((p = 0; p < pairs; p++)); do
+		pingpong "$1" "$2" >"$tmp/pp.$p" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for ((p = 0; p < pairs; p++)); do
+		v=$(cut -d. -f1 "$tmp/pp.$p")
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+pingpong()
 {
 	python3 - "$1" "$2" <<'PY'
 import os, sys, time
