@@ -492,6 +492,21 @@ static void spawn_failure_removes_the_instances(void **state)
 	assert_int_equal(run("start", "begin", DOMXML), 1);
 }
 
+static void slow_recorder_exec_keeps_the_instances(void **state)
+{
+	(void)state;
+	/* forked, but no sign of its exec within the wait: it runs later */
+	w.spawn_ret = -ETIMEDOUT;
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+	assert_int_equal(w.spawn_calls, 1);
+	/* only the main instance's worker; no remover, nothing destroyed */
+	assert_int_equal(w.detach_calls, 1);
+	assert_int_equal(w.destroy_calls, 0);
+	assert_true(w.exists);
+	set_config("{\"strict\": true}");
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+}
+
 static void missing_recorder_means_no_instances(void **state)
 {
 	(void)state;
@@ -874,6 +889,7 @@ int main(void)
 	    T(tracing_failure_fails_start_only_when_strict),
 	    T(unmatched_events_are_only_a_warning),
 	    T(spawn_failure_removes_the_instances),
+	    T(slow_recorder_exec_keeps_the_instances),
 	    T(missing_recorder_means_no_instances),
 	    T(strict_bad_metadata_fails_prepare),
 	    T(prepare_hands_creation_to_a_worker),
