@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -77,13 +78,23 @@ static int read_stdin(char **ret, size_t *ret_len, size_t max)
 	return 0;
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	struct hook_ctx ctx = {0};
+	struct timespec t0;
 	_cleanup_free_ char *xml = NULL;
 	size_t xml_len = 0;
 	int r, status;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	silence_stdout();
 	hook_log_open(argc > 1 ? argv[1] : NULL);
 	if (argc < 4) {
@@ -103,6 +114,14 @@ int main(int argc, char **argv)
 	ctx.xml = xml ? xml : "";
 	ctx.xml_len = xml_len;
 	status = hook_run(&ctx);
+	/* a call for a traced domain says how long it took (from main(), not from exec) */
+	if (ctx.handled) {
+		double ms = ms_since(&t0);
+
+		if (hook_log_lines() || hook_domain_is_ours(&ctx))
+			hook_log(ctx.name, LOG_INFO, "%s %s: %.2f ms, exit %d", ctx.op, ctx.subop,
+				 ms, status);
+	}
 	/* libvirt logs a failing hook's stderr (VT_HOOK_STDERR=1 printed it already) */
 	if (status && !(getenv("VT_HOOK_STDERR") && !strcmp(getenv("VT_HOOK_STDERR"), "1")))
 		fprintf(stderr, "virt-trace-hook: %s\n", hook_log_last_error());

@@ -55,6 +55,7 @@ struct hook_ctx {
 	bool xml_ok;
 	struct vt_config cfg; /* config file + metadata (defaults on error) */
 	bool traced;	      /* decided by hook_decide() */
+	bool handled;	      /* hook_run ran a handler */
 };
 
 /* ---- ops.c ---- */
@@ -71,6 +72,8 @@ int hook_exit_status(enum hook_op op, const char *subop, bool strict, int r);
  * restore, attach, ...) return 0 and do nothing. Return: the process exit status.
  */
 int hook_run(struct hook_ctx *ctx);
+/* whether @ctx's domain is virt-trace's now: a recorder holds it or instances exist */
+bool hook_domain_is_ours(const struct hook_ctx *ctx);
 /* free what hook_run left in @ctx */
 void hook_ctx_fini(struct hook_ctx *ctx);
 
@@ -93,14 +96,16 @@ int hook_decide(struct hook_ctx *ctx);
 
 /*
  * hook_instances_prepare - at 'prepare begin': create both instances in a detached
- * worker that holds the domain's setup lock, so that 'start begin' finds them ready (the
- * kernel needs tens of ms per clock change and buffer resize). 0 or -errno.
+ * worker that holds the domain's setup locks (.tsc-setup until the -tsc instance
+ * traces, .setup until the main one does too), so that 'start begin' finds them ready
+ * (the kernel needs tens of ms per clock change and buffer resize). 0 or -errno.
  */
 int hook_instances_prepare(struct hook_ctx *ctx);
 /*
- * hook_instances_setup - at 'start begin': take the instances prepared for this start
- * (waiting for the worker if it still runs), or create both now from @ctx->cfg (stale
- * ones are recreated). Tracing is on when it returns 0. 0 or -errno (logged).
+ * hook_instances_setup - at 'start begin': wait for the prepare worker's -tsc instance
+ * only (the recorder waits for the main one), or create the -tsc instance now and the
+ * main one in a detached worker. Strict configs wait for both, or create both now.
+ * The -tsc instance traces when it returns 0. 0 or -errno (logged).
  */
 int hook_instances_setup(struct hook_ctx *ctx);
 /*
@@ -140,6 +145,8 @@ void hook_log_reset(void);
 /* one syslog line "domain '<name>': <message>" (also on stderr with VT_HOOK_STDERR=1) */
 void hook_log(const char *domain, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* how many lines above LOG_DEBUG this process logged */
+unsigned hook_log_lines(void);
 /* the last LOG_ERR line, for stderr when the hook fails (libvirt logs it) */
 const char *hook_log_last_error(void);
 

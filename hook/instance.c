@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The hook's side of the domain's tracefs instances: prepared by a detached worker at
- * 'prepare begin', taken (or created) at 'start begin', leftovers removed at 'release
- * end'; libvtcore's vt_instances_* do the tracefs work.
+ * 'prepare begin' (-tsc first), taken at 'start begin' as soon as the -tsc one traces
+ * (or created then: the -tsc one at once, the main one in a worker), leftovers removed
+ * at 'release end'; libvtcore's vt_instances_* do the tracefs work.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,66 +39,64 @@ static int side_path(const char *domain, const char *suffix, char *out, size_t l
 	return 0;
 }
 
-/*
- * The domain's setup lock (<rundir>/<escaped>.setup): serializes the workers and the
- * hook calls that create or remove the instances. Return: the fd holding the lock,
- * -EWOULDBLOCK (@wait false and held elsewhere), -errno.
- */
-static int setup_lock(const char *domain, bool wait)
+/* the domain's setup lock (@tsc_part: of its -tsc instance); see vt_instances_lock */
+static int setup_lock(const char *domain, bool tsc_part, bool wait)
 {
-	_cleanup_close_ int fd = -1;
-	char path[4096];
-	int r;
-
-	r = side_path(domain, ".setup", path, sizeof(path));
-	if (r < 0)
-		return r;
-	if (mkdir(vt_store_rundir(), 0750) < 0 && errno != EEXIST)
-		return vtc_err(errno);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return vtc_err(errno);
-	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-		if (errno != EINTR)
-			return vtc_err(errno);
-	}
-	return TAKE_FD(fd);
+	return vt_instances_lock(domain, tsc_part, wait ? -1 : 0);
 }
 
-static void stamp_remove(const char *domain)
+/*
+ * The stamps a worker leaves in the run dir: STAMP_TSC when the -tsc instance traces,
+ * STAMP_BOTH when the main one does too.
+ */
+#define STAMP_TSC ".tsc-prepared"
+#define STAMP_BOTH ".prepared"
+
+static void stamp_remove(const char *domain, const char *stamp)
 {
 	char path[4096];
 
-	if (side_path(domain, ".prepared", path, sizeof(path)) == 0)
+	if (side_path(domain, stamp, path, sizeof(path)) == 0)
 		(void)unlink(path);
 }
 
-static void stamp_write(const char *domain)
+static void stamps_remove(const char *domain)
+{
+	stamp_remove(domain, STAMP_TSC);
+	stamp_remove(domain, STAMP_BOTH);
+}
+
+static void stamp_write(const char *domain, const char *stamp)
 {
 	_cleanup_close_ int fd = -1;
 	char path[4096];
 
-	if (side_path(domain, ".prepared", path, sizeof(path)) < 0)
+	if (side_path(domain, stamp, path, sizeof(path)) < 0)
 		return;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
-static bool stamp_fresh(const char *domain)
+static bool stamp_fresh(const char *domain, const char *stamp)
 {
 	struct stat st;
 	char path[4096];
 	time_t now = time(NULL);
 
-	return side_path(domain, ".prepared", path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
+	return side_path(domain, stamp, path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
 	       st.st_mtime <= now && now - st.st_mtime <= PREPARED_MAX_AGE_S;
 }
 
+static bool tsc_exists(const struct hook_ctx *ctx);
+
 bool hook_instances_exist(const struct hook_ctx *ctx)
+{
+	return vt_instances_exist(ctx->name) || tsc_exists(ctx);
+}
+
+static bool tsc_exists(const struct hook_ctx *ctx)
 {
 	char tsc[300];
 
-	if (vt_instances_exist(ctx->name))
-		return true;
 	return vt_instance_name(ctx->name, true, tsc, sizeof(tsc)) == 0 &&
 	       tracefs_instance_exists(tsc);
 }
@@ -105,28 +104,38 @@ bool hook_instances_exist(const struct hook_ctx *ctx)
 /* both instances are there */
 static bool instances_complete(const struct hook_ctx *ctx)
 {
-	char tsc[300];
-
-	return vt_instances_exist(ctx->name) &&
-	       vt_instance_name(ctx->name, true, tsc, sizeof(tsc)) == 0 &&
-	       tracefs_instance_exists(tsc);
+	return vt_instances_exist(ctx->name) && tsc_exists(ctx);
 }
 
-/* vt_instances_create with @ctx->cfg, one log line for the outcome */
-static int create_now(struct hook_ctx *ctx, const char *when)
+static void log_busy(const struct hook_ctx *ctx)
+{
+	hook_log(ctx->name, LOG_ERR,
+		 "a recorder of the previous run still holds the domain; not tracing this run");
+}
+
+/* the -tsc instance with @ctx->cfg; logs a failure */
+static int create_tsc(struct hook_ctx *ctx)
+{
+	struct vt_errbuf eb = {""};
+	int r = vt_instances_create_tsc(ctx->name, ctx->cfg.tsc_buffer_kb, &eb);
+
+	if (r == -EBUSY)
+		log_busy(ctx);
+	else if (r < 0)
+		hook_log(ctx->name, LOG_ERR, "cannot switch host tracing on: %s",
+			 eb.msg[0] ? eb.msg : strerror(-r));
+	return r;
+}
+
+/* the main instance with @ctx->cfg, one log line for the outcome (@when: how) */
+static int create_main(struct hook_ctx *ctx, const char *when)
 {
 	struct vt_errbuf eb = {""};
 	char name[300];
 	int r;
 
-	r = vt_instances_create(ctx->name, ctx->cfg.host_events, ctx->cfg.host_buffer_kb,
-				ctx->cfg.tsc_buffer_kb, &eb);
-	if (r == -EBUSY) {
-		hook_log(
-		    ctx->name, LOG_ERR,
-		    "a recorder of the previous run still holds the domain; not tracing this run");
-		return r;
-	}
+	r = vt_instances_create_main(ctx->name, ctx->cfg.host_events, ctx->cfg.host_buffer_kb,
+				     &eb);
 	if (r < 0) {
 		hook_log(ctx->name, LOG_ERR, "cannot switch host tracing on: %s",
 			 eb.msg[0] ? eb.msg : strerror(-r));
@@ -144,29 +153,64 @@ static int create_now(struct hook_ctx *ctx, const char *when)
 	return 0;
 }
 
+/* both, -tsc first; the -tsc one is removed again when the main one fails */
+static int create_both(struct hook_ctx *ctx, const char *when)
+{
+	struct vt_errbuf eb = {""};
+	int r = create_tsc(ctx);
+
+	if (r < 0)
+		return r;
+	r = create_main(ctx, when);
+	if (r < 0)
+		(void)vt_instances_destroy(ctx->name, &eb);
+	return r;
+}
+
+/*
+ * In a detached worker that holds @lock_fd (.setup): the main instance, then _exit.
+ * A failure leaves the -tsc instance alone: the recorder, which waits for .setup, finds
+ * no main instance and ends its run saying so; 'release end' removes the rest.
+ */
+static _Noreturn void main_worker(struct hook_ctx *ctx, const char *when)
+{
+	if (create_main(ctx, when) == 0)
+		stamp_write(ctx->name, STAMP_BOTH);
+	_exit(0);
+}
+
 int hook_instances_prepare(struct hook_ctx *ctx)
 {
-	int lock, r;
+	int locks[2], r;
 
 	if (vt_run_domain_locked(ctx->name)) {
-		hook_log(
-		    ctx->name, LOG_ERR,
-		    "a recorder of the previous run still holds the domain; not tracing this run");
+		log_busy(ctx);
 		return vtc_err(EBUSY);
 	}
 	/* a worker still busy (removing, say): 'start begin' creates them itself */
-	lock = setup_lock(ctx->name, false);
-	if (lock < 0)
+	locks[0] = setup_lock(ctx->name, false, false);
+	if (locks[0] < 0)
 		return 0;
-	stamp_remove(ctx->name);
-	r = hook_detach_fork(&lock, 1);
-	if (r == 0) {
-		/* detached worker: the lock is held until it exits */
-		if (create_now(ctx, " (prepared)") == 0)
-			stamp_write(ctx->name);
-		_exit(0);
+	locks[1] = setup_lock(ctx->name, true, false);
+	if (locks[1] < 0) {
+		close(locks[0]);
+		return 0;
 	}
-	close(lock);
+	stamps_remove(ctx->name);
+	r = hook_detach_fork(locks, 2);
+	if (r == 0) {
+		/* detached worker: .tsc-setup until the -tsc instance traces, .setup to the end */
+		bool tsc_ok = create_tsc(ctx) == 0;
+
+		if (tsc_ok)
+			stamp_write(ctx->name, STAMP_TSC);
+		close(locks[1]);
+		if (!tsc_ok)
+			_exit(0);
+		main_worker(ctx, " (prepared)");
+	}
+	close(locks[0]);
+	close(locks[1]);
 	if (r < 0)
 		hook_log(ctx->name, LOG_WARNING,
 			 "cannot detach the instance worker: %s; 'start begin' creates them",
@@ -174,16 +218,58 @@ int hook_instances_prepare(struct hook_ctx *ctx)
 	return 0;
 }
 
-int hook_instances_setup(struct hook_ctx *ctx)
+/* strict: both instances exist when 'start begin' returns, or it fails */
+static int setup_strict(struct hook_ctx *ctx)
 {
 	/* waits for a worker that is still creating them */
-	_cleanup_close_ int lock = setup_lock(ctx->name, true);
-	bool prepared = lock >= 0 && stamp_fresh(ctx->name);
+	_cleanup_close_ int lock = setup_lock(ctx->name, false, true);
+	bool prepared = lock >= 0 && stamp_fresh(ctx->name, STAMP_BOTH);
 
-	stamp_remove(ctx->name);
+	stamps_remove(ctx->name);
 	if (prepared && instances_complete(ctx) && !vt_run_domain_locked(ctx->name))
 		return 0;
-	return create_now(ctx, "");
+	return create_both(ctx, "");
+}
+
+int hook_instances_setup(struct hook_ctx *ctx)
+{
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	if (ctx->cfg.strict)
+		return setup_strict(ctx);
+	/*
+	 * Only the -tsc instance must trace before QEMU creates its vCPUs. Wait for the
+	 * prepare worker's -tsc part; it goes on with the main instance, which the
+	 * recorder waits for (.setup).
+	 */
+	lock = setup_lock(ctx->name, true, true);
+	if (lock >= 0 && stamp_fresh(ctx->name, STAMP_TSC) && tsc_exists(ctx) &&
+	    !vt_run_domain_locked(ctx->name)) {
+		stamp_remove(ctx->name, STAMP_TSC);
+		return 0;
+	}
+	close(TAKE_FD(lock));
+	/* no prepared -tsc instance: create it now, the main one in a worker */
+	lock = setup_lock(ctx->name, false, true);
+	stamps_remove(ctx->name);
+	r = create_tsc(ctx);
+	if (r < 0)
+		return r;
+	r = hook_detach_fork(&lock, lock >= 0 ? 1 : 0);
+	if (r == 0)
+		main_worker(ctx, "");
+	if (r < 0) {
+		struct vt_errbuf eb = {""};
+
+		hook_log(ctx->name, LOG_WARNING, "cannot detach the instance worker: %s",
+			 strerror(-r));
+		r = create_main(ctx, "");
+		if (r < 0)
+			(void)vt_instances_destroy(ctx->name, &eb);
+		return r;
+	}
+	return 0;
 }
 
 /* the latest run still says recording/finalizing while no recorder holds the domain */
@@ -232,14 +318,14 @@ int hook_instances_remove(struct hook_ctx *ctx)
 		return 0;
 	interrupted = run_interrupted(ctx, run_id, sizeof(run_id));
 	if (!interrupted && !hook_instances_exist(ctx)) {
-		stamp_remove(ctx->name);
+		stamps_remove(ctx->name);
 		return 0;
 	}
-	lock = setup_lock(ctx->name, true);
+	lock = setup_lock(ctx->name, false, true);
 	r = hook_detach_fork(&lock, lock >= 0 ? 1 : 0);
 	if (r == 0) {
 		/* detached worker: recovery parses the spool, rmdir waits for RCU */
-		stamp_remove(ctx->name);
+		stamps_remove(ctx->name);
 		if (interrupted)
 			recover_run(ctx, run_id);
 		if (vt_run_domain_locked(ctx->name) || !hook_instances_exist(ctx))

@@ -20,6 +20,7 @@
 
 static char last_error[768];
 static const char *log_domain;
+static unsigned lines;
 
 void hook_log_open(const char *domain)
 {
@@ -108,8 +109,15 @@ void hook_log(const char *domain, int prio, const char *fmt, ...)
 		snprintf(last_error, sizeof(last_error), "domain '%s': %s", name, msg);
 	if (prio < LOG_DEBUG && want_stderr())
 		fprintf(stderr, "virt-trace-hook: domain '%s': %s\n", name, msg);
-	if (prio < LOG_DEBUG)
+	if (prio < LOG_DEBUG) {
 		log_file(name, msg);
+		lines++;
+	}
+}
+
+unsigned hook_log_lines(void)
+{
+	return lines;
 }
 
 const char *hook_log_last_error(void)

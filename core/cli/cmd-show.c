@@ -192,6 +192,28 @@ static void show_gaps(struct json_object *mf)
 	}
 }
 
+/* "lost events: N (exact|at least), per buffer and CPU where non-zero" */
+static void show_lost(struct json_object *lost)
+{
+	struct json_object *cpus = runsel_array(lost, "cpus");
+	uint64_t total = runsel_u64(lost, "total");
+	bool first = true;
+
+	printf("lost events:  %" PRIu64 "%s%s", total,
+	       total && !get_bool(lost, "exact") ? " at least (no ring buffer counts)" : "",
+	       total ? ":" : "");
+	for (size_t i = 0; cpus && i < json_object_array_length(cpus); i++) {
+		struct json_object *c = json_object_array_get_idx(cpus, i);
+
+		if (!runsel_u64(c, "lost"))
+			continue;
+		printf("%s %s CPU %" PRIu64 " %" PRIu64, first ? "" : ",",
+		       or_dash(runsel_str(c, "buffer")), runsel_u64(c, "cpu"), runsel_u64(c, "lost"));
+		first = false;
+	}
+	printf("%s\n", total ? "  (WARNING: the trace has holes)" : "");
+}
+
 static void show_rest(struct json_object *mf)
 {
 	struct json_object *c = obj(mf, "containment"), *w = runsel_array(mf, "warnings");
@@ -199,7 +221,7 @@ static void show_rest(struct json_object *mf)
 	size_t nw = w ? json_object_array_length(w) : 0;
 
 	if (json_object_object_get_ex(mf, "lost_events", &lost))
-		printf("lost events:  %s\n", json_object_to_json_string_ext(lost, JSON_C_TO_STRING_PLAIN));
+		show_lost(lost);
 	show_gaps(mf);
 	if (c && get_bool(c, "available"))
 		printf("containment:  %" PRIu64 " of %" PRIu64 " guest events inside guest mode\n",

@@ -27,6 +27,7 @@
 #include "vt/convert.h"
 #include "vt/dat.h"
 #include "vt/instances.h"
+#include "vt/lost.h"
 #include "vt/manifest.h"
 #include "vt/perfclock.h"
 #include "vt/timeline.h"
@@ -217,33 +218,6 @@ static int write_host(const struct vt_run *run, const char *spool, struct json_o
 		*ret_trace_id = wo.trace_id;
 	}
 	return r;
-}
-
-static int count_events(struct vt_dat *dat, uint64_t *events, uint64_t *lost,
-			struct vt_errbuf *eb)
-{
-	*events = *lost = 0;
-	for (size_t b = 0; b < vt_dat_nbuffers(dat); b++) {
-		for (unsigned cpu = 0; cpu < vt_dat_buffer_ncpus(dat, b); cpu++) {
-			struct vt_dat_cpu *c = NULL;
-			struct vt_event ev;
-			uint64_t last_page = UINT64_MAX;
-			int r = vt_dat_cpu_open(dat, b, cpu, &c, eb);
-
-			while (r >= 0 && (r = vt_dat_cpu_next_event(c, &ev, eb)) > 0) {
-				(*events)++;
-				if (vt_dat_cpu_page_index(c) != last_page) {
-					last_page = vt_dat_cpu_page_index(c);
-					if (vt_dat_cpu_page_missed(c))
-						(*lost)++;
-				}
-			}
-			vt_dat_cpu_close(c);
-			if (r < 0)
-				return r;
-		}
-	}
-	return 0;
 }
 
 static char *read_tgids(const char *spool)
@@ -497,9 +471,10 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	const char *members[1 + REC_MAX_GUESTS] = { "host.dat" };
 	struct rec_page_stats st = { 0 };
 	struct vt_tsc_scale scale = { 0 };
-	char spool[PATH_MAX], path[PATH_MAX], finished[32];
+	char spool[PATH_MAX], path[PATH_MAX], ring[PATH_MAX], finished[32];
 	char guest_failure[VT_ERRBUF_LEN + 128] = "", why[2 * VT_ERRBUF_LEN + 256];
-	uint64_t trace_id = 0, events = 0, lost = 0;
+	struct vt_lost_totals lt = { 0 };
+	uint64_t trace_id = 0;
 	int r;
 
 	if (!guests)
@@ -521,8 +496,10 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	if (snprintf(path, sizeof(path), "%s/host.dat", run->dir) >= (int)sizeof(path))
 		return vtc_err(ENAMETOOLONG);
 	r = vt_dat_open(path, &dat, eb);
+	if (!r && snprintf(ring, sizeof(ring), "%s/" REC_RING_STATS, spool) >= (int)sizeof(ring))
+		r = vtc_err(ENAMETOOLONG);
 	if (!r)
-		r = count_events(dat, &events, &lost, eb);
+		r = vt_lost_account(root, dat, ring, &lt, eb);
 	if (r < 0)
 		return vtc_err_prefix(eb, r, "%s: written but unreadable", path);
 	r = timeline(root, spool, dat, &tl, &scale, eb);
@@ -539,13 +516,10 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	if (!r && guests->n)
 		r = host_add_guests(run, dat, trace_id, guests, eb);
 	if (!r)
-		r = vt_manifest_set_host(root, "host.dat", dat, trace_id, events, lost);
-	if (!r && !events)
+		r = vt_manifest_set_host(root, "host.dat", dat, trace_id, lt.events, lt.lost_pages);
+	if (!r && !lt.events)
 		vt_manifest_add_warning(root, "host.dat holds no events (nothing reached the "
 					      "spool)");
-	if (!r && lost)
-		vt_manifest_add_warning(root, "host.dat: %" PRIu64 " pages say events were lost "
-					      "(ring buffer overrun)", lost);
 	for (size_t i = 0; i < guests->n; i++)
 		members[1 + i] = guests->files[i].name;
 	if (!r)
@@ -566,6 +540,20 @@ static int finalize_locked(const struct vt_run *run, bool complete, const char *
 	member_group(run->dir, "manifest.json");
 	nftw(spool, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
+}
+
+void rec_ring_stats_save(const char *domain, const char *spool, bool replace)
+{
+	struct vt_errbuf eb = { "" };
+	char path[PATH_MAX];
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/" REC_RING_STATS, spool) >= (int)sizeof(path) ||
+	    (!replace && access(path, F_OK) == 0))
+		return;
+	r = vt_lost_ring_save(domain, path, &eb);
+	if (r < 0 && r != -ENOENT)
+		syslog(LOG_WARNING, "domain %s: ring buffer counts: %s", domain, eb.msg);
 }
 
 /* only the newest run of a domain may own what its instances still hold */
@@ -605,6 +593,7 @@ int rec_finalize(const struct vt_run *run, bool complete, const char *reason,
 			else if (n > 0)
 				syslog(LOG_INFO, "domain %s: run %s: %" PRId64 " bytes left in the "
 				       "ring buffers kept", run->domain, run->id, n);
+			rec_ring_stats_save(run->domain, spool, false);
 		}
 	}
 	r = finalize_locked(run, complete, reason, eb);

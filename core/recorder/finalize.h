@@ -52,6 +52,14 @@ void rec_recover_reason(const struct vt_run *run, char *buf, size_t len);
  */
 int rec_recover(const char *domain, unsigned *ret_n, struct vt_errbuf *eb);
 
+/* the ring buffers' lost-event counts, saved at stop for vt_lost_account (spool-relative) */
+#define REC_RING_STATS "meta/ring-stats.json"
+/*
+ * rec_ring_stats_save - save the per-CPU ring stats of @domain's instances to
+ * @spool/REC_RING_STATS (unless it exists and !@replace); a failure is logged.
+ */
+void rec_ring_stats_save(const char *domain, const char *spool, bool replace);
+
 struct rec_page_stats {
 	uint64_t pages, torn_bytes;
 };

@@ -114,8 +114,12 @@ static void load_config(const char *domain, uint64_t *quota)
 	vt_config_fini(&cfg);
 }
 
+/* how long the recorder waits for the hook's instance worker */
+#define SETUP_WAIT_MS 30000
+
 static int open_instances(struct recorder *rec, struct vt_errbuf *eb)
 {
+	_cleanup_close_ int lock = -1;
 	char name[300], tsc[300];
 	int r;
 
@@ -124,6 +128,11 @@ static int open_instances(struct recorder *rec, struct vt_errbuf *eb)
 		r = vt_instance_name(rec->domain, true, tsc, sizeof(tsc));
 	if (r < 0)
 		return vtc_errf(eb, r, "bad domain name for an instance");
+	/* the hook's worker may still be setting the main instance up: it holds .setup */
+	lock = vt_instances_lock(rec->domain, false, SETUP_WAIT_MS);
+	if (lock == -ETIMEDOUT)
+		syslog(LOG_WARNING, "domain %s: the instance worker is still busy after %d ms",
+		       rec->domain, SETUP_WAIT_MS);
 	if (!tracefs_instance_exists(name) || !tracefs_instance_exists(tsc))
 		return vtc_errf(eb, ENOENT, "instances %s / %s do not exist (the hook creates "
 				"them at 'start begin')", name, tsc);
@@ -707,6 +716,13 @@ int rec_main(const struct rec_args *args)
 	rec_spool_get_stats(rec.spool, &sc.st);
 	sc.quota = rec.quota;
 	check_disk(&rec, &sc.st);	/* the last drain may have met a full disk */
+	/* the ring buffers' own lost-event counts, before the instances go */
+	{
+		char spool[PATH_MAX];
+
+		if (snprintf(spool, sizeof(spool), "%s/spool", rec.run.dir) < (int)sizeof(spool))
+			rec_ring_stats_save(rec.domain, spool, true);
+	}
 	save_tgids(&rec);
 	manifest_edit(&rec.run, stats_edit, &sc, &eb);
 	teardown(&rec);

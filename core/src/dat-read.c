@@ -1869,6 +1869,11 @@ bool vt_dat_cpu_page_missed(const struct vt_dat_cpu *c)
 	return c->have_page && c->missed;
 }
 
+uint64_t vt_dat_cpu_page_missed_count(const struct vt_dat_cpu *c)
+{
+	return c->have_page && c->missed ? c->it.missed : 0;
+}
+
 uint64_t vt_dat_cpu_page_index(const struct vt_dat_cpu *c)
 {
 	return c->npages ? c->npages - 1 : 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Create and destroy a domain's two tracefs instances (main and -tsc).
+ * Create and destroy a domain's two tracefs instances (main and -tsc), and the setup
+ * locks that order their creation against the recorder.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <tracefs.h>
 #include <unistd.h>
@@ -172,8 +174,14 @@ static int setup(const char *name, unsigned kb, bool overwrite,
 				strerror(errno ? errno : EIO));
 	tracefs_trace_off(inst);
 	r = write_file(inst, "trace_clock", "x86-tsc", eb);
-	/* each resize waits for an RCU grace period: skip it when the default is enough */
-	if (!r && kb && tracefs_instance_get_buffer_size(inst, 0) < (ssize_t)kb &&
+	/*
+	 * Each resize waits for RCU grace periods. The -tsc instance is set up on 'start
+	 * begin''s path: it keeps a default that is large enough. The main one is set up
+	 * off that path and gets exactly what was asked (smaller too).
+	 */
+	if (!r && kb &&
+	    (overwrite ? tracefs_instance_get_buffer_size(inst, 0) != (ssize_t)kb
+		       : tracefs_instance_get_buffer_size(inst, 0) < (ssize_t)kb) &&
 	    tracefs_instance_set_buffer_size(inst, kb, -1) < 0)
 		r = vtc_errf(eb, errno ? errno : EIO, "instance %s: cannot set %u KiB buffers",
 			     name, kb);
@@ -191,49 +199,119 @@ static int setup(const char *name, unsigned kb, bool overwrite,
 	return 0;
 }
 
-int vt_instances_create(const char *domain, const char *host_events, unsigned host_kb,
-			unsigned tsc_kb, struct vt_errbuf *eb)
+int vt_instances_create_tsc(const char *domain, unsigned tsc_kb, struct vt_errbuf *eb)
 {
-	struct tracefs_instance *main_inst __attribute__((cleanup(free_inst))) = NULL;
-	struct tracefs_instance *tsc_inst __attribute__((cleanup(free_inst))) = NULL;
-	char name[300], tsc[300];
-	int r, unmatched;
+	struct tracefs_instance *inst __attribute__((cleanup(free_inst))) = NULL;
+	char tsc[300];
+	int r;
 
-	r = vt_instance_name(domain, false, name, sizeof(name));
-	if (r < 0 || (r = vt_instance_name(domain, true, tsc, sizeof(tsc))) < 0)
+	r = vt_instance_name(domain, true, tsc, sizeof(tsc));
+	if (r < 0)
 		return vtc_errf(eb, r, "domain '%.64s': bad name for an instance", domain);
 	if (vt_run_domain_locked(domain))
 		return vtc_errf(eb, EBUSY, "domain %s: a recorder is running", domain);
-	r = setup(tsc, tsc_kb, false, &tsc_inst, eb);
+	r = setup(tsc, tsc_kb, false, &inst, eb);
 	if (r < 0)
 		return r;
-	if (tracefs_instance_file_write(tsc_inst,
+	if (tracefs_instance_file_write(inst,
 					"events/" VT_TSC_EVENT_SYSTEM "/" VT_TSC_EVENT "/enable",
 					"1") <= 0) {
-		tracefs_instance_destroy(tsc_inst);
+		tracefs_instance_destroy(inst);
 		return vtc_errf(eb, ENOENT, "instance %s: no event kvm:kvm_write_tsc_offset "
 				"(is the kvm module loaded?)", tsc);
 	}
-	r = setup(name, host_kb, true, &main_inst, eb);
-	if (r < 0) {
-		tracefs_instance_destroy(tsc_inst);
+	if (tracefs_trace_on(inst) < 0) {
+		r = vtc_errf(eb, errno ? errno : EIO, "instance %s: cannot switch tracing on", tsc);
+		tracefs_instance_destroy(inst);
 		return r;
 	}
-	unmatched = enable_list(main_inst, host_events, eb);
+	return 0;
+}
+
+int vt_instances_create_main(const char *domain, const char *host_events, unsigned host_kb,
+			     struct vt_errbuf *eb)
+{
+	struct tracefs_instance *inst __attribute__((cleanup(free_inst))) = NULL;
+	char name[300];
+	int r, unmatched;
+
+	r = vt_instance_name(domain, false, name, sizeof(name));
+	if (r < 0)
+		return vtc_errf(eb, r, "domain '%.64s': bad name for an instance", domain);
+	r = setup(name, host_kb, true, &inst, eb);
+	if (r < 0)
+		return r;
+	unmatched = enable_list(inst, host_events, eb);
 	if (unmatched < 0) {
-		tracefs_instance_destroy(main_inst);
-		tracefs_instance_destroy(tsc_inst);
+		tracefs_instance_destroy(inst);
 		return vtc_errf(eb, unmatched, "instance %s: cannot enable events", name);
 	}
-	/* the -tsc instance first: no write may fall between the two */
-	if (tracefs_trace_on(tsc_inst) < 0 || tracefs_trace_on(main_inst) < 0) {
+	if (tracefs_trace_on(inst) < 0) {
 		r = vtc_errf(eb, errno ? errno : EIO, "instance %s: cannot switch tracing on",
 			     name);
-		tracefs_instance_destroy(main_inst);
-		tracefs_instance_destroy(tsc_inst);
+		tracefs_instance_destroy(inst);
 		return r;
 	}
 	return unmatched;
+}
+
+int vt_instances_create(const char *domain, const char *host_events, unsigned host_kb,
+			unsigned tsc_kb, struct vt_errbuf *eb)
+{
+	char tsc[300];
+	int r;
+
+	/* the -tsc instance first: it is on before anything else is set up */
+	r = vt_instances_create_tsc(domain, tsc_kb, eb);
+	if (r < 0)
+		return r;
+	r = vt_instances_create_main(domain, host_events, host_kb, eb);
+	if (r < 0 && vt_instance_name(domain, true, tsc, sizeof(tsc)) == 0)
+		destroy_one(tsc, NULL);
+	return r;
+}
+
+/* <rundir>/<escaped domain>.setup or .tsc-setup */
+static int lock_path(const char *domain, bool tsc_part, char *out, size_t len)
+{
+	char esc[256];
+	int r = vt_store_escape(domain, esc, sizeof(esc));
+
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(out, len, "%s/%s%s", vt_store_rundir(), esc,
+			     tsc_part ? ".tsc-setup" : ".setup") >= len)
+		return vtc_err(ENAMETOOLONG);
+	return 0;
+}
+
+int vt_instances_lock(const char *domain, bool tsc_part, int timeout_ms)
+{
+	_cleanup_close_ int fd = -1;
+	char path[4096];
+	int r, waited_ms = 0;
+
+	r = lock_path(domain, tsc_part, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (mkdir(vt_store_rundir(), 0750) < 0 && errno != EEXIST)
+		return vtc_err(errno);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return vtc_err(errno);
+	while (flock(fd, LOCK_EX | (timeout_ms < 0 ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			return vtc_err(errno);
+		if (timeout_ms == 0)
+			return vtc_err(EWOULDBLOCK);
+		if (waited_ms >= timeout_ms)
+			return vtc_err(ETIMEDOUT);
+		usleep(2000);
+		waited_ms += 2;
+	}
+	return TAKE_FD(fd);
 }
 
 /* cut a torn last page (a writer killed mid-page) and go to the end */

@@ -11,18 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
 
 #include "hook.h"
 #include "vt/spawn.h"
 #include "util.h"
 #include "vt-test.h"
+#include "vt/instances.h"
 #include "vt/runstore.h"
 
 /* ---- the wrapped world ---- */
 
 static struct {
-	int create_calls, create_ret;
+	int tsc_calls, tsc_ret;	      /* vt_instances_create_tsc */
+	int create_calls, create_ret; /* vt_instances_create_main */
 	char create_events[256];
 	unsigned create_host_kb, create_tsc_kb;
 	int destroy_calls;
@@ -36,8 +40,9 @@ static struct {
 	int detach_calls;
 } w;
 
-int __wrap_vt_instances_create(const char *domain, const char *host_events, unsigned host_kb,
-			       unsigned tsc_kb, struct vt_errbuf *eb);
+int __wrap_vt_instances_create_tsc(const char *domain, unsigned tsc_kb, struct vt_errbuf *eb);
+int __wrap_vt_instances_create_main(const char *domain, const char *host_events,
+				    unsigned host_kb, struct vt_errbuf *eb);
 int __wrap_vt_instances_destroy(const char *domain, struct vt_errbuf *eb);
 bool __wrap_vt_instances_exist(const char *domain);
 bool __wrap_vt_run_domain_locked(const char *domain);
@@ -52,14 +57,24 @@ bool __wrap_tracefs_event_file_exists(struct tracefs_instance *instance, const c
 				      const char *event, const char *file);
 const char *__wrap_tracefs_tracing_dir(void);
 
-int __wrap_vt_instances_create(const char *domain, const char *host_events, unsigned host_kb,
-			       unsigned tsc_kb, struct vt_errbuf *eb)
+int __wrap_vt_instances_create_tsc(const char *domain, unsigned tsc_kb, struct vt_errbuf *eb)
+{
+	(void)domain;
+	w.tsc_calls++;
+	w.create_tsc_kb = tsc_kb;
+	if (w.tsc_ret < 0)
+		return vtc_errf(eb, w.tsc_ret, "instance: fake failure");
+	w.exists = true;
+	return 0;
+}
+
+int __wrap_vt_instances_create_main(const char *domain, const char *host_events,
+				    unsigned host_kb, struct vt_errbuf *eb)
 {
 	(void)domain;
 	w.create_calls++;
 	snprintf(w.create_events, sizeof(w.create_events), "%s", host_events);
 	w.create_host_kb = host_kb;
-	w.create_tsc_kb = tsc_kb;
 	if (w.create_ret < 0)
 		return vtc_errf(eb, w.create_ret, "instance: fake failure");
 	w.exists = true;
@@ -346,26 +361,45 @@ static void ignored_ops_do_nothing(void **state)
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
 		assert_int_equal(run(calls[i][0], calls[i][1], DOMXML), 0);
 	assert_int_equal(
-	    w.create_calls + w.destroy_calls + w.send_calls + w.spawn_calls + w.detach_calls, 0);
+	    w.tsc_calls + w.create_calls + w.destroy_calls + w.send_calls + w.spawn_calls +
+		w.detach_calls,
+	    0);
 }
 
-static void start_creates_instances_then_spawns(void **state)
+static void start_creates_the_tsc_instance_then_spawns(void **state)
 {
 	(void)state;
 	set_config("{\"host_events\": \"sched:*\", \"host_buffer_kb\": 64, \"tsc_buffer_kb\": 8}");
 	assert_int_equal(run("start", "begin", DOMXML), 0);
-	assert_int_equal(w.create_calls, 1);
-	assert_string_equal(w.create_events, "sched:*");
-	assert_int_equal(w.create_host_kb, 64);
+	assert_int_equal(w.tsc_calls, 1);
 	assert_int_equal(w.create_tsc_kb, 8);
+	/* the main instance is the detached worker's */
+	assert_int_equal(w.create_calls, 0);
+	assert_int_equal(w.detach_calls, 1);
 	assert_int_equal(w.spawn_calls, 1);
 	assert_string_equal(w.spawn_uuid, UUID);
 	assert_int_equal(w.spawn_qemu_pid, 0);
 }
 
+static void strict_start_creates_both_instances_then_spawns(void **state)
+{
+	(void)state;
+	set_config("{\"host_events\": \"sched:*\", \"host_buffer_kb\": 64, \"tsc_buffer_kb\": 8, "
+		   "\"strict\": true}");
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+	assert_int_equal(w.tsc_calls, 1);
+	assert_int_equal(w.create_calls, 1);
+	assert_string_equal(w.create_events, "sched:*");
+	assert_int_equal(w.create_host_kb, 64);
+	assert_int_equal(w.create_tsc_kb, 8);
+	assert_int_equal(w.detach_calls, 0);
+	assert_int_equal(w.spawn_calls, 1);
+}
+
 static void metadata_overrides_the_host_events(void **state)
 {
 	(void)state;
+	set_config("{\"strict\": true}");
 	assert_int_equal(
 	    run("start", "begin",
 		"<domain type='kvm'><name>vm1</name><metadata>"
@@ -383,7 +417,7 @@ static void excluded_domain_is_not_traced(void **state)
 	set_config("{\"domains\": [\"web-*\"], \"strict\": true}");
 	assert_int_equal(run("prepare", "begin", DOMXML), 0);
 	assert_int_equal(run("start", "begin", DOMXML), 0);
-	assert_int_equal(w.create_calls + w.spawn_calls + w.detach_calls, 0);
+	assert_int_equal(w.tsc_calls + w.create_calls + w.spawn_calls + w.detach_calls, 0);
 }
 
 static void metadata_can_switch_tracing_off(void **state)
@@ -393,7 +427,7 @@ static void metadata_can_switch_tracing_off(void **state)
 			     "<domain><name>vm1</name><metadata><vt:trace "
 			     "xmlns:vt='urn:x-virt-trace:1' enabled='no'/></metadata></domain>"),
 			 0);
-	assert_int_equal(w.create_calls, 0);
+	assert_int_equal(w.tsc_calls + w.create_calls, 0);
 }
 
 static void broken_xml_is_never_fatal(void **state)
@@ -403,7 +437,7 @@ static void broken_xml_is_never_fatal(void **state)
 	assert_int_equal(run("prepare", "begin", "<domain><name>vm1"), 0);
 	assert_int_equal(run("start", "begin", "<domain><name>vm1"), 0);
 	assert_int_equal(run("start", "begin", ""), 0);
-	assert_int_equal(w.create_calls + w.spawn_calls, 0);
+	assert_int_equal(w.tsc_calls + w.create_calls + w.spawn_calls, 0);
 	assert_non_null(strstr(hook_log_last_error(), "domain 'vm1': start begin: domain XML"));
 }
 
@@ -411,22 +445,31 @@ static void bad_config_falls_back_to_defaults(void **state)
 {
 	(void)state;
 	/* strict is in the bad file, so it does not count: defaults, exit 0 */
-	set_config("{\"strict\": true, \"bogus\": 1}");
-	w.create_ret = -EIO;
+	set_config("{\"strict\": true, \"bogus\": 1, \"tsc_buffer_kb\": 8}");
+	w.tsc_ret = -EIO;
 	assert_int_equal(run("start", "begin", DOMXML), 0);
-	assert_int_equal(w.create_calls, 1);
-	assert_string_equal(w.create_events, "kvm:kvm_entry,kvm:kvm_exit,sched:sched_switch");
+	assert_int_equal(w.tsc_calls, 1);
+	assert_int_equal(w.create_tsc_kb, 1024);
+	assert_int_equal(w.spawn_calls, 0);
 }
 
 static void tracing_failure_fails_start_only_when_strict(void **state)
 {
 	(void)state;
-	w.create_ret = -ENOENT;
+	/* no -tsc instance (kvm not loaded): not traced either way */
+	w.tsc_ret = -ENOENT;
 	assert_int_equal(run("start", "begin", DOMXML), 0);
 	set_config("{\"strict\": true}");
 	assert_int_equal(run("start", "begin", DOMXML), 1);
 	assert_int_equal(w.spawn_calls, 0);
 	assert_non_null(strstr(hook_log_last_error(), "cannot switch host tracing on"));
+	/* strict waits for the main instance too, and removes the -tsc one on failure */
+	w.tsc_ret = 0;
+	w.create_ret = -EIO;
+	assert_int_equal(run("start", "begin", DOMXML), 1);
+	assert_int_equal(w.create_calls, 1);
+	assert_int_equal(w.destroy_calls, 1);
+	assert_int_equal(w.spawn_calls, 0);
 }
 
 static void unmatched_events_are_only_a_warning(void **state)
@@ -443,10 +486,25 @@ static void spawn_failure_removes_the_instances(void **state)
 	(void)state;
 	w.spawn_ret = -ENOENT;
 	assert_int_equal(run("start", "begin", DOMXML), 0);
-	/* handed to the detached remover */
-	assert_int_equal(w.detach_calls, 1);
+	/* the main instance's worker, then the detached remover */
+	assert_int_equal(w.detach_calls, 2);
 	set_config("{\"strict\": true}");
 	assert_int_equal(run("start", "begin", DOMXML), 1);
+}
+
+static void slow_recorder_exec_keeps_the_instances(void **state)
+{
+	(void)state;
+	/* forked, but no sign of its exec within the wait: it runs later */
+	w.spawn_ret = -ETIMEDOUT;
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+	assert_int_equal(w.spawn_calls, 1);
+	/* only the main instance's worker; no remover, nothing destroyed */
+	assert_int_equal(w.detach_calls, 1);
+	assert_int_equal(w.destroy_calls, 0);
+	assert_true(w.exists);
+	set_config("{\"strict\": true}");
+	assert_int_equal(run("start", "begin", DOMXML), 0);
 }
 
 static void missing_recorder_means_no_instances(void **state)
@@ -457,7 +515,7 @@ static void missing_recorder_means_no_instances(void **state)
 	set_config("{\"strict\": true}");
 	assert_int_equal(run("prepare", "begin", DOMXML), 1);
 	assert_int_equal(run("start", "begin", DOMXML), 1);
-	assert_int_equal(w.create_calls + w.spawn_calls + w.detach_calls, 0);
+	assert_int_equal(w.tsc_calls + w.create_calls + w.spawn_calls + w.detach_calls, 0);
 	assert_non_null(strstr(hook_log_last_error(), "/nonexistent/virt-trace"));
 }
 
@@ -483,25 +541,90 @@ static void prepare_hands_creation_to_a_worker(void **state)
 	(void)state;
 	assert_int_equal(run("prepare", "begin", DOMXML), 0);
 	assert_int_equal(w.detach_calls, 1);
-	assert_int_equal(w.create_calls, 0);
+	assert_int_equal(w.tsc_calls + w.create_calls, 0);
 }
 
-static void start_takes_prepared_instances(void **state)
+static void start_takes_the_prepared_tsc_instance(void **state)
 {
 	char path[4096];
 
 	(void)state;
-	/* what the worker leaves: both instances and a fresh stamp */
+	/* what the worker leaves once the -tsc instance traces */
+	snprintf(path, sizeof(path), "%s/run", tmp);
+	mkdir(path, 0750);
+	write_file("run/vm1.tsc-prepared", "");
+	w.exists = true;
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+	assert_int_equal(w.tsc_calls + w.create_calls + w.detach_calls, 0);
+	assert_int_equal(w.spawn_calls, 1);
+	/* the stamp is used up: the next start creates them itself (stale ones recreated) */
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+	assert_int_equal(w.tsc_calls, 1);
+	assert_int_equal(w.detach_calls, 1);
+}
+
+static void start_does_not_wait_for_the_main_instance(void **state)
+{
+	char path[4096];
+	int busy;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/run", tmp);
+	mkdir(path, 0750);
+	write_file("run/vm1.tsc-prepared", "");
+	w.exists = true;
+	/* the worker still sets the main instance up: it holds .setup */
+	busy = vt_instances_lock("vm1", false, 0);
+	assert_true(busy >= 0);
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+	assert_int_equal(w.tsc_calls + w.create_calls, 0);
+	assert_int_equal(w.spawn_calls, 1);
+	/* strict waits for .setup: it would block here, so it is not run */
+	close(busy);
+}
+
+static void start_waits_for_the_tsc_part_of_the_worker(void **state)
+{
+	char path[4096];
+	int lock, status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/run", tmp);
+	mkdir(path, 0750);
+	lock = vt_instances_lock("vm1", true, 0);
+	assert_true(lock >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the worker: the -tsc instance traces 100 ms later */
+		usleep(100000);
+		write_file("run/vm1.tsc-prepared", "");
+		_exit(0);
+	}
+	close(lock);
+	w.exists = true;
+	assert_int_equal(run("start", "begin", DOMXML), 0);
+	assert_int_equal(w.tsc_calls + w.create_calls, 0);
+	assert_int_equal(w.spawn_calls, 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+static void strict_start_takes_prepared_instances(void **state)
+{
+	char path[4096];
+
+	(void)state;
+	set_config("{\"strict\": true}");
 	snprintf(path, sizeof(path), "%s/run", tmp);
 	mkdir(path, 0750);
 	write_file("run/vm1.prepared", "");
 	w.exists = true;
 	assert_int_equal(run("start", "begin", DOMXML), 0);
-	assert_int_equal(w.create_calls, 0);
+	assert_int_equal(w.tsc_calls + w.create_calls, 0);
 	assert_int_equal(w.spawn_calls, 1);
-	/* the stamp is used up: the next start creates them itself (stale ones recreated) */
 	assert_int_equal(run("start", "begin", DOMXML), 0);
-	assert_int_equal(w.create_calls, 1);
+	assert_int_equal(w.tsc_calls + w.create_calls, 2);
 }
 
 static void started_sends_qemu_pid(void **state)
@@ -756,7 +879,8 @@ int main(void)
 	    T(op_names_round_trip),
 	    T(exit_status_policy),
 	    T(ignored_ops_do_nothing),
-	    T(start_creates_instances_then_spawns),
+	    T(start_creates_the_tsc_instance_then_spawns),
+	    T(strict_start_creates_both_instances_then_spawns),
 	    T(metadata_overrides_the_host_events),
 	    T(excluded_domain_is_not_traced),
 	    T(metadata_can_switch_tracing_off),
@@ -765,10 +889,14 @@ int main(void)
 	    T(tracing_failure_fails_start_only_when_strict),
 	    T(unmatched_events_are_only_a_warning),
 	    T(spawn_failure_removes_the_instances),
+	    T(slow_recorder_exec_keeps_the_instances),
 	    T(missing_recorder_means_no_instances),
 	    T(strict_bad_metadata_fails_prepare),
 	    T(prepare_hands_creation_to_a_worker),
-	    T(start_takes_prepared_instances),
+	    T(start_takes_the_prepared_tsc_instance),
+	    T(start_does_not_wait_for_the_main_instance),
+	    T(start_waits_for_the_tsc_part_of_the_worker),
+	    T(strict_start_takes_prepared_instances),
 	    T(started_sends_qemu_pid),
 	    T(started_without_recorder_goes_on),
 	    T(started_with_bad_pid_file_goes_on),

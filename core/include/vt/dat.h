@@ -152,6 +152,8 @@ int vt_dat_cpu_next_event(struct vt_dat_cpu *c, struct vt_event *ret, struct vt_
 int vt_dat_cpu_page_offset(const struct vt_dat_cpu *c, int *ret_fd, uint64_t *ret_off);
 /* events lost before the current page (from the page's missed-events flag), 0 if none */
 bool vt_dat_cpu_page_missed(const struct vt_dat_cpu *c);
+/* how many, when the page stored the count (RB_MISSED_STORED), else 0 */
+uint64_t vt_dat_cpu_page_missed_count(const struct vt_dat_cpu *c);
 /* index of the current page in the stream (0-based), for error messages */
 uint64_t vt_dat_cpu_page_index(const struct vt_dat_cpu *c);
 

@@ -3,8 +3,8 @@
  * The two tracefs instances of a traced domain (DESIGN.md §2): "virt-trace-<escaped>"
  * with the configured host events and "virt-trace-<escaped>-tsc" with
  * kvm:kvm_write_tsc_offset alone; both clock x86-tsc, record-tgid, tracing on.
- * Called by the hook at 'start begin' and by 'virt-trace start'; the recorder reads
- * them and destroys them when its run is final.
+ * Created by the hook ('prepare begin' / 'start begin') and by 'virt-trace start'; the
+ * recorder reads them and destroys them when its run is final.
  */
 #ifndef VT_INSTANCES_H
 #define VT_INSTANCES_H
@@ -22,18 +22,45 @@
 int vt_instance_name(const char *domain, bool tsc, char *out, size_t len);
 
 /*
- * vt_instances_create - create (or re-create, when a stale pair is left from a crash)
- * both instances of @domain and switch tracing on. @host_events is a comma list of
- * "sys:event" ("sys:*" and globs allowed); @host_kb / @tsc_kb are the per-CPU buffer
- * sizes (0: keep the kernel's default). The -tsc instance does not overwrite (it keeps
- * the oldest writes when its reader is late).
- * Return: 0; or a positive count of @host_events patterns that matched no event (named
- * in @eb; both instances are tracing anyway); -EBUSY when a live recorder of @domain
- * holds the domain lock; -ENOENT when kvm:kvm_write_tsc_offset does not exist (kvm not
- * loaded; nothing is left behind); -errno.
+ * vt_instances_create_tsc - create (or re-create a stale one) @domain's -tsc instance:
+ * kvm:kvm_write_tsc_offset alone, no overwrite (it keeps the oldest writes when its
+ * reader is late), @tsc_kb per CPU (0: the kernel's default), clock x86-tsc, tracing
+ * on. This is what must exist before QEMU creates its vCPUs.
+ * Return: 0; -EBUSY when a live recorder of @domain holds the domain lock; -ENOENT when
+ * kvm:kvm_write_tsc_offset does not exist (kvm not loaded; nothing is left behind);
+ * -errno (reason in @eb).
+ */
+int vt_instances_create_tsc(const char *domain, unsigned tsc_kb, struct vt_errbuf *eb);
+
+/*
+ * vt_instances_create_main - create (or re-create) @domain's main instance with
+ * @host_events, a comma list of "sys:event" ("sys:*" and globs allowed), @host_kb per
+ * CPU (0: the kernel's default), clock x86-tsc, record-tgid, tracing on. It does not
+ * look at the domain lock: the recorder may already wait for it (vt_instances_lock).
+ * Return: 0; a positive count of patterns that matched no event (named in @eb; the
+ * instance traces the others); -errno (nothing is left behind).
+ */
+int vt_instances_create_main(const char *domain, const char *host_events, unsigned host_kb,
+			     struct vt_errbuf *eb);
+
+/*
+ * vt_instances_create - both: the -tsc instance, then the main one (the -tsc one is
+ * removed again when the main one fails). Return: as vt_instances_create_main, plus
+ * the errors of vt_instances_create_tsc.
  */
 int vt_instances_create(const char *domain, const char *host_events, unsigned host_kb,
 			unsigned tsc_kb, struct vt_errbuf *eb);
+
+/*
+ * vt_instances_lock - take @domain's setup lock (<rundir>/<escaped>.setup), or with
+ * @tsc_part the lock of its -tsc part (.tsc-setup). Whoever creates or removes the
+ * instances holds .setup until both are done, and .tsc-setup until the -tsc instance
+ * traces; the recorder takes .setup before it opens them. @timeout_ms: < 0 waits, 0
+ * does not, > 0 waits that long.
+ * Return: the fd that holds the lock (close it to release), -EWOULDBLOCK, -ETIMEDOUT,
+ * -errno.
+ */
+int vt_instances_lock(const char *domain, bool tsc_part, int timeout_ms);
 
 /* Whether @domain's main instance exists. */
 bool vt_instances_exist(const char *domain);
