@@ -13,7 +13,7 @@ set -uo pipefail
 bin=$1 name=$2 seeds=$3 regress=$4 work=$5
 shift 5
 root=$(cd "$(dirname "$0")/../.." && pwd)
-secs=${VT_FUZZ_SECONDS:-${VT_FUZZ_SECONDS_DEFAULT:-40}}
+secs=${VT_FUZZ_SECONDS:-${VT_FUZZ_SECONDS_DEFAULT:-30}}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
