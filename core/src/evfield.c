@@ -136,17 +136,27 @@ static bool divisor_ends(const char *p, const char *end)
 }
 
 /* a non-zero integer literal (decimal, octal or hex, with U/L suffixes) */
+static bool literal_digit(char c, unsigned base)
+{
+	return base == 16 ? isxdigit((unsigned char)c) : c >= '0' && c < (char)('0' + base);
+}
+
+/* a C integer literal (hex, octal with a leading 0, decimal) other than 0: libtraceevent
+ * folds "x / 0999" (an invalid octal, read as 0) into a division by zero */
 static bool nonzero_literal(const char *p, const char *end, const char **ret)
 {
-	bool nonzero = false, hex = false;
+	bool nonzero = false;
+	unsigned base = 10;
 
 	if (p + 1 < end && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-		hex = true;
+		base = 16;
 		p += 2;
+	} else if (p + 1 < end && p[0] == '0' && isdigit((unsigned char)p[1])) {
+		base = 8;
 	}
-	if (p == end || !(hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+	if (p == end || !literal_digit(*p, base))
 		return false;
-	while (p < end && (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+	while (p < end && literal_digit(*p, base))
 		nonzero |= *p++ != '0';
 	while (p < end && strchr("uUlL", *p))
 		p++;

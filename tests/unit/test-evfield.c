@@ -206,6 +206,8 @@ static void print_fmt_dividing_by_zero_or_a_field_fails(void **state)
 		"print fmt: \"a=%u\", REC->a / sizeof(int)",
 		"print fmt: \"a=%u\", sizeof(int) + REC->a",
 		"print    fmt : \"a=%u\", REC->a / 00UL",
+		"print fmt: \"a=%u\", REC->a / 0999L",
+		"print fmt: \"a=%u\", REC->a / 08",
 	};
 	struct tep_handle *tep;
 	struct tep_event *event;
