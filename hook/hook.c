@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "hook.h"
 #include "util.h"
+#include "vt/log.h"
 
 #define XML_MAX_BYTES (16 * 1024 * 1024)
 
@@ -126,6 +127,6 @@ int main(int argc, char **argv)
 	if (status && !(getenv("VT_HOOK_STDERR") && !strcmp(getenv("VT_HOOK_STDERR"), "1")))
 		fprintf(stderr, "virt-trace-hook: %s\n", hook_log_last_error());
 	hook_ctx_fini(&ctx);
-	closelog();
+	vt_log_close();
 	return status;
 }

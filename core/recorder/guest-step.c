@@ -24,6 +24,7 @@
 #include "cleanup.h"
 #include "finalize.h"
 #include "util.h"
+#include "vt/log.h"
 #include "vt/manifest.h"
 #include "vt/sandbox.h"
 
@@ -340,7 +341,7 @@ int rec_guest_step(const struct vt_run *run, const char *spool, struct json_obje
 		out->n = 0;
 		snprintf(failure, failure_len, "guest step %s", why);
 		vt_manifest_add_warning(root, "guest half left out: the guest step %s", why);
-		syslog(LOG_ERR, "domain %s: run %s: guest half left out: the guest step %s",
+		vt_log(LOG_ERR, "domain %s: run %s: guest half left out: the guest step %s",
 		       run->domain, run->id, why);
 	}
 	remove_leftovers(run, out);

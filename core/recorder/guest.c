@@ -20,6 +20,7 @@
 #include "util.h"
 #include "vt/convert.h"
 #include "vt/dat.h"
+#include "vt/log.h"
 #include "vt/manifest.h"
 #include "vt/timeline.h"
 
@@ -485,7 +486,7 @@ int rec_guest_finalize(const struct vt_run *run, const char *spool, struct json_
 		if (one_boot(&bc, dir, boot, &beb) < 0) {
 			/* the host half and the other boots are kept */
 			vt_manifest_add_warning(root, "guest boot %u left out: %s", boot, beb.msg);
-			syslog(LOG_WARNING, "domain %s: run %s: guest boot %u: %s", run->domain,
+			vt_log(LOG_WARNING, "domain %s: run %s: guest boot %u: %s", run->domain,
 			       run->id, boot, beb.msg);
 		}
 	}
