@@ -95,7 +95,7 @@ XML
 nruns() { find "$VT_STORE/$1" -mindepth 1 -maxdepth 1 -type d -name '2*' 2>/dev/null | wc -l; }
 
 # a recorder holds the domain (its lock)
-held() { [ -e "$VT_STORE/$1/.lock" ] && ! flock -n "$VT_STORE/$1/.lock" true; }
+held() { vt_lock_held "$VT_STORE/$1"; }
 
 # state of the newest run: "<state> <run-id> <reason>"
 newest()

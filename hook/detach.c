@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "hook.h"
 #include "util.h"
+#include "vt/runstore.h"
 #include "vt/spawn.h"
 
 const char *hook_cli_path(void)
@@ -36,13 +37,26 @@ int hook_detach_fork(int *keep, size_t nkeep)
 int hook_spawn_recorder(const struct hook_ctx *ctx, pid_t qemu_pid, pid_t *ret_pid,
 			struct vt_errbuf *eb)
 {
-	char pid_arg[24], *argv[10];
+	char pid_arg[24], lock_arg[12], *argv[12];
+	_cleanup_close_ int lock = -1;
 	size_t n = 0;
 
+	*ret_pid = 0;
+	/*
+	 * The domain lock, taken here and inherited by the recorder: from now on the domain
+	 * is held, so 'stopped end' leaves its stop for a recorder that is slow to start
+	 * instead of taking it for gone (the storm lost a run that way).
+	 */
+	lock = vt_run_lock_domain(ctx->name, eb);
+	if (lock < 0)
+		return lock;
+	snprintf(lock_arg, sizeof(lock_arg), "%d", VT_SPAWN_PASS_FD);
 	argv[n++] = (char *)hook_cli_path();
 	argv[n++] = "record";
 	argv[n++] = "--domain";
 	argv[n++] = (char *)ctx->name;
+	argv[n++] = "--lock-fd";
+	argv[n++] = lock_arg;
 	if (ctx->xml_ok && ctx->dom.uuid[0]) {
 		argv[n++] = "--uuid";
 		argv[n++] = (char *)ctx->dom.uuid;
@@ -59,5 +73,5 @@ int hook_spawn_recorder(const struct hook_ctx *ctx, pid_t qemu_pid, pid_t *ret_p
 	 * 'start begin' may. The ring buffers keep the events until it reads them, and
 	 * 'started begin' retries while nobody listens yet.
 	 */
-	return vt_spawn_detached(argv, false, HOOK_READY_TIMEOUT_MS, ret_pid, eb);
+	return vt_spawn_detached(argv, false, lock, HOOK_READY_TIMEOUT_MS, ret_pid, eb);
 }

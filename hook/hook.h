@@ -126,8 +126,9 @@ int hook_detach_fork(int *keep, size_t nkeep);
 /* the recorder binary: $VT_CLI, else VT_HOOK_CLI. Borrowed. */
 const char *hook_cli_path(void);
 /*
- * hook_spawn_recorder - vt_spawn_detached `virt-trace record --domain NAME [--uuid UUID]
- * [--pid QEMU_PID]` (@qemu_pid 0: QEMU not running yet); waits for its exec only.
+ * hook_spawn_recorder - take the domain lock and vt_spawn_detached `virt-trace record
+ * --domain NAME --lock-fd 4 [--uuid UUID] [--pid QEMU_PID]` with it (@qemu_pid 0: QEMU
+ * not running yet); waits for its exec only. -EBUSY when a recorder holds the domain.
  */
 int hook_spawn_recorder(const struct hook_ctx *ctx, pid_t qemu_pid, pid_t *ret_pid,
 			struct vt_errbuf *eb);

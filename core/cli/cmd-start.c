@@ -18,12 +18,12 @@
 
 #include "cleanup.h"
 #include "cli.h"
-#include "vt/spawn.h"
 #include "util.h"
 #include "vt/config.h"
 #include "vt/control.h"
 #include "vt/instances.h"
 #include "vt/runstore.h"
+#include "vt/spawn.h"
 
 static const char start_help[] =
 	"Usage: virt-trace start DOMAIN\n"
@@ -93,10 +93,12 @@ static void status_uuid(const char *domain, char *out)
 /* Start 'virt-trace record --domain DOMAIN [--uuid UUID]' detached (vt_spawn_detached). */
 static int spawn_recorder(const char *domain)
 {
-	char exe[PATH_MAX], uuid[37];
-	char *argv[] = { exe, "record", "--domain", (char *)domain, "--uuid", uuid, NULL };
+	char exe[PATH_MAX], uuid[37], lock_arg[12];
+	char *argv[] = { exe,	   "record", "--domain", (char *)domain, "--lock-fd", lock_arg,
+			 "--uuid", uuid,	 NULL };
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct vt_errbuf eb = { "" };
+	_cleanup_close_ int lock = -1;
 	pid_t pid;
 	int r;
 
@@ -105,9 +107,14 @@ static int spawn_recorder(const char *domain)
 	exe[n] = '\0';
 	status_uuid(domain, uuid);
 	if (!uuid[0])
-		argv[4] = NULL;
+		argv[6] = NULL;
+	/* the domain lock passes to the recorder: the domain is held from now on */
+	lock = vt_run_lock_domain(domain, &eb);
+	if (lock < 0)
+		return cli_error_eb(lock, &eb, "cannot start the recorder");
+	snprintf(lock_arg, sizeof(lock_arg), "%d", VT_SPAWN_PASS_FD);
 	vt_control_clear(domain);	/* requests left for an earlier recorder */
-	r = vt_spawn_detached(argv, false, 2000, &pid, &eb);
+	r = vt_spawn_detached(argv, false, lock, 2000, &pid, &eb);
 	if (r < 0)
 		return cli_error_eb(r, &eb, "cannot start the recorder");
 	return 0;

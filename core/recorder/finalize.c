@@ -10,12 +10,10 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <json.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +25,7 @@
 #include "vt/convert.h"
 #include "vt/dat.h"
 #include "vt/instances.h"
+#include "vt/log.h"
 #include "vt/lost.h"
 #include "vt/manifest.h"
 #include "vt/perfclock.h"
@@ -553,7 +552,7 @@ void rec_ring_stats_save(const char *domain, const char *spool, bool replace)
 		return;
 	r = vt_lost_ring_save(domain, path, &eb);
 	if (r < 0 && r != -ENOENT)
-		syslog(LOG_WARNING, "domain %s: ring buffer counts: %s", domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: ring buffer counts: %s", domain, eb.msg);
 }
 
 /* only the newest run of a domain may own what its instances still hold */
@@ -571,15 +570,13 @@ int rec_finalize(const struct vt_run *run, bool complete, const char *reason,
 	int r;
 
 	if (run->lock_fd < 0) {
-		char ddir[PATH_MAX], lpath[PATH_MAX + 8], spool[PATH_MAX];
+		char spool[PATH_MAX];
 
-		snprintf(ddir, sizeof(ddir), "%s", run->dir);
-		snprintf(lpath, sizeof(lpath), "%s/.lock", dirname(ddir));
-		lock = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (lock < 0)
-			return vtc_errf(eb, errno, "%s: %s", lpath, strerror(errno));
-		if (flock(lock, LOCK_EX | LOCK_NB) < 0)
+		lock = vt_run_lock_domain(run->domain, eb);
+		if (lock == -EBUSY)
 			return vtc_errf(eb, EBUSY, "domain %s: a recorder is running", run->domain);
+		if (lock < 0)
+			return lock;
 		/* what a dead recorder left in the ring buffers */
 		if (snprintf(spool, sizeof(spool), "%s/spool", run->dir) >= (int)sizeof(spool))
 			return vtc_err(ENAMETOOLONG);
@@ -588,10 +585,10 @@ int rec_finalize(const struct vt_run *run, bool complete, const char *reason,
 			int64_t n = vt_instances_drain(run->domain, spool, &deb);
 
 			if (n < 0)
-				syslog(LOG_WARNING, "domain %s: run %s: %s", run->domain, run->id,
+				vt_log(LOG_WARNING, "domain %s: run %s: %s", run->domain, run->id,
 				       deb.msg);
 			else if (n > 0)
-				syslog(LOG_INFO, "domain %s: run %s: %" PRId64 " bytes left in the "
+				vt_log(LOG_INFO, "domain %s: run %s: %" PRId64 " bytes left in the "
 				       "ring buffers kept", run->domain, run->id, n);
 			rec_ring_stats_save(run->domain, spool, false);
 		}
@@ -666,7 +663,7 @@ static int recover_domain(const char *domain, unsigned *n, struct vt_errbuf *eb)
 		rec_recover_reason(&run, why, sizeof(why));
 		r = rec_finalize(&run, false, why, &reb);
 		if (r < 0) {
-			syslog(LOG_ERR, "domain %s: run %s: recover failed: %s", domain, run.id,
+			vt_log(LOG_ERR, "domain %s: run %s: recover failed: %s", domain, run.id,
 			       reb.msg);
 			if (!first) {
 				first = r;
@@ -675,7 +672,7 @@ static int recover_domain(const char *domain, unsigned *n, struct vt_errbuf *eb)
 			}
 			continue;
 		}
-		syslog(LOG_NOTICE, "domain %s: run %s: recovered as incomplete", domain, run.id);
+		vt_log(LOG_NOTICE, "domain %s: run %s: recovered as incomplete", domain, run.id);
 		(*n)++;
 	}
 	for (size_t i = 0; i < nids; i++)

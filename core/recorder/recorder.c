@@ -32,6 +32,7 @@
 #include "vt/config.h"
 #include "vt/control.h"
 #include "vt/instances.h"
+#include "vt/log.h"
 #include "vt/manifest.h"
 #include "vt/runstore.h"
 #include "vt/sandbox.h"
@@ -109,7 +110,7 @@ static void load_config(const char *domain, uint64_t *quota)
 
 	/* a bad file leaves the defaults in cfg */
 	if (vt_config_load(NULL, &cfg, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: config: %s (defaults used)", domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: config: %s (defaults used)", domain, eb.msg);
 	*quota = cfg.spool_quota_mb ? cfg.spool_quota_mb << 20 : 4096ull << 20;
 	vt_config_fini(&cfg);
 }
@@ -131,7 +132,7 @@ static int open_instances(struct recorder *rec, struct vt_errbuf *eb)
 	/* the hook's worker may still be setting the main instance up: it holds .setup */
 	lock = vt_instances_lock(rec->domain, false, SETUP_WAIT_MS);
 	if (lock == -ETIMEDOUT)
-		syslog(LOG_WARNING, "domain %s: the instance worker is still busy after %d ms",
+		vt_log(LOG_WARNING, "domain %s: the instance worker is still busy after %d ms",
 		       rec->domain, SETUP_WAIT_MS);
 	if (!tracefs_instance_exists(name) || !tracefs_instance_exists(tsc))
 		return vtc_errf(eb, ENOENT, "instances %s / %s do not exist (the hook creates "
@@ -213,7 +214,7 @@ static void start_collector(struct recorder *rec)
 	if (snprintf(spool, sizeof(spool), "%s/spool", rec->run.dir) >= (int)sizeof(spool))
 		return;
 	if (coll_start(&o, &rec->coll, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: no guest collector: %s", rec->domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: no guest collector: %s", rec->domain, eb.msg);
 }
 
 struct started_ctx {
@@ -244,7 +245,7 @@ static int on_started(struct recorder *rec, int pid, struct vt_errbuf *eb)
 	rec->qemu_pid = pid;
 	save_tgids(rec);
 	start_collector(rec);
-	syslog(LOG_INFO, "domain %s: QEMU pid %d started, host instance narrowed to its threads",
+	vt_log(LOG_INFO, "domain %s: QEMU pid %d started, host instance narrowed to its threads",
 	       rec->domain, pid);
 	return 0;
 }
@@ -274,7 +275,7 @@ static void on_reconnect(struct recorder *rec)
 	manifest_edit(&rec->run, warn_edit, &c, &eb);
 	if (!rec->note[0])
 		snprintf(rec->note, sizeof(rec->note), "%s", text);
-	syslog(LOG_NOTICE, "domain %s: %s", rec->domain, text);
+	vt_log(LOG_NOTICE, "domain %s: %s", rec->domain, text);
 }
 
 /* one request line per connection, one reply line */
@@ -343,7 +344,7 @@ static void serve(struct recorder *rec)
 	}
 	strcat(reply, "\n");
 	vtc_write_all(fd, reply, strlen(reply));
-	syslog(LOG_DEBUG, "domain %s: control '%s' -> %s", rec->domain, req, reply);
+	vt_log(LOG_DEBUG, "domain %s: control '%s' -> %s", rec->domain, req, reply);
 }
 
 /* requests the hook left while no recorder listened (see vt_control_post) */
@@ -356,7 +357,7 @@ static void take_posts(struct recorder *rec)
 	if (!rec->qemu_pid && vt_control_take(rec->domain, "started", arg, sizeof(arg)) > 0) {
 		if (vtc_parse_u64(arg, &pid) == 0 && pid && pid <= INT32_MAX &&
 		    on_started(rec, (int)pid, &eb) < 0)
-			syslog(LOG_WARNING, "domain %s: QEMU pid %s: %s", rec->domain, arg, eb.msg);
+			vt_log(LOG_WARNING, "domain %s: QEMU pid %s: %s", rec->domain, arg, eb.msg);
 	}
 	if (vt_control_take(rec->domain, "stop", arg, sizeof(arg)) > 0) {
 		rec->stopping = true;
@@ -380,7 +381,7 @@ static void check_disk(struct recorder *rec, const struct rec_spool_stats *st)
 	manifest_edit(&rec->run, warn_edit, &c, &eb);
 	add_reason(rec, "host disk full (no space left on device): host pages dropped");
 	save_reason(rec);
-	syslog(LOG_WARNING, "domain %s: %s", rec->domain, text);
+	vt_log(LOG_WARNING, "domain %s: %s", rec->domain, text);
 }
 
 /* an instance removed under us (kernels refuse while trace_pipe_raw is open) */
@@ -396,7 +397,7 @@ static void check_instances(struct recorder *rec)
 		return;
 	add_reason(rec, "tracefs instance %s was removed under the recorder", name);
 	save_reason(rec);
-	syslog(LOG_ERR, "domain %s: tracefs instance %s is gone: finalizing", rec->domain, name);
+	vt_log(LOG_ERR, "domain %s: tracefs instance %s is gone: finalizing", rec->domain, name);
 	rec->stopping = true;
 }
 
@@ -422,11 +423,11 @@ static void tick(struct recorder *rec)
 		snprintf(text, sizeof(text), "spool quota of %" PRIu64 " MiB reached: host events "
 			 "after it are dropped", rec->quota >> 20);
 		manifest_edit(&rec->run, warn_edit, &c, &eb);
-		syslog(LOG_WARNING, "domain %s: %s", rec->domain, text);
+		vt_log(LOG_WARNING, "domain %s: %s", rec->domain, text);
 		rec->quota_warned = true;
 	}
 	if (rec->qemu_pid && kill(rec->qemu_pid, 0) < 0 && errno == ESRCH) {
-		syslog(LOG_INFO, "domain %s: QEMU pid %d is gone: finalizing", rec->domain,
+		vt_log(LOG_INFO, "domain %s: QEMU pid %d is gone: finalizing", rec->domain,
 		       rec->qemu_pid);
 		rec->stopping = true;
 	}
@@ -471,7 +472,7 @@ static void qemu_end(struct recorder *rec)
 
 	if (r > 0) {
 		add_reason(rec, "%s", why);
-		syslog(LOG_WARNING, "domain %s: %s", rec->domain, why);
+		vt_log(LOG_WARNING, "domain %s: %s", rec->domain, why);
 	} else if (r < 0) {
 		char text[320];
 		struct warn_ctx c = { text };
@@ -507,10 +508,10 @@ static void recover_earlier(struct recorder *rec)
 			rec_recover_reason(&run, why, sizeof(why));
 			run.lock_fd = rec->run.lock_fd;	/* borrowed: no drain */
 			if (rec_finalize(&run, false, why, &eb) < 0)
-				syslog(LOG_ERR, "domain %s: run %s: recover failed: %s",
+				vt_log(LOG_ERR, "domain %s: run %s: recover failed: %s",
 				       rec->domain, run.id, eb.msg);
 			else
-				syslog(LOG_NOTICE, "domain %s: run %s: recovered as incomplete (%s)",
+				vt_log(LOG_NOTICE, "domain %s: run %s: recovered as incomplete (%s)",
 				       rec->domain, run.id, why);
 			snprintf(rec->note, sizeof(rec->note), "recording restarted: the recorder "
 				 "of run %s had died, that run is finalized as incomplete", run.id);
@@ -562,12 +563,12 @@ static void drop_privileges(struct recorder *rec)
 	if (!vt_sandbox_landlock_abi())
 		keep |= 1ull << CAP_SYS_ADMIN;
 	if (vt_sandbox_drop_privileges(keep, &info, &eb) < 0) {
-		syslog(LOG_WARNING, "domain %s: recorder keeps its privileges: %s", rec->domain,
+		vt_log(LOG_WARNING, "domain %s: recorder keeps its privileges: %s", rec->domain,
 		       eb.msg);
 		return;
 	}
 	if (manifest_edit(&rec->run, privileges_edit, &info, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: manifest: %s", rec->domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: manifest: %s", rec->domain, eb.msg);
 }
 
 static int setup(struct recorder *rec, const struct rec_args *args, struct vt_errbuf *eb)
@@ -575,10 +576,13 @@ static int setup(struct recorder *rec, const struct rec_args *args, struct vt_er
 	sigset_t mask;
 	int r;
 
-	r = vt_run_create(rec->domain, args->uuid, &rec->run, eb);
+	if (args->lock_fd >= 0)
+		r = vt_run_create_locked(rec->domain, args->uuid, args->lock_fd, &rec->run, eb);
+	else
+		r = vt_run_create(rec->domain, args->uuid, &rec->run, eb);
 	if (r < 0)
 		return r;
-	syslog(LOG_INFO, "domain %s: recording run %s", rec->domain, rec->run.id);
+	vt_log(LOG_INFO, "domain %s: recording run %s", rec->domain, rec->run.id);
 	r = open_instances(rec, eb);
 	if (r < 0)
 		return r;
@@ -630,7 +634,7 @@ static void loop(struct recorder *rec)
 
 			if (read(rec->sig_fd, &si, sizeof(si)) == sizeof(si) &&
 			    si.ssi_signo != SIGHUP) {
-				syslog(LOG_INFO, "domain %s: signal %u: finalizing", rec->domain,
+				vt_log(LOG_INFO, "domain %s: signal %u: finalizing", rec->domain,
 				       si.ssi_signo);
 				rec->stopping = true;
 				if (!rec->qemu_pid)
@@ -671,7 +675,7 @@ int rec_main(const struct rec_args *args)
 	sigset_t mask;
 	int r;
 
-	openlog("virt-trace-record", LOG_PID, LOG_DAEMON);
+	vt_log_open("virt-trace-record", "recorder.log", "VT_RECORDER_LOG");
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -682,7 +686,7 @@ int rec_main(const struct rec_args *args)
 	load_config(rec.domain, &rec.quota);
 	r = setup(&rec, args, &eb);
 	if (r < 0) {
-		syslog(LOG_ERR, "domain %s: recorder: %s", rec.domain, eb.msg);
+		vt_log(LOG_ERR, "domain %s: recorder: %s", rec.domain, eb.msg);
 		fprintf(stderr, "virt-trace record: domain %s: %s\n", rec.domain, eb.msg);
 		if (rec.spool)
 			rec_spool_stop(rec.spool);
@@ -730,16 +734,16 @@ int rec_main(const struct rec_args *args)
 			 rec.stop_reason[0] ? rec.stop_reason : rec.note[0] ? rec.note : NULL, &eb);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r < 0)
-		syslog(LOG_ERR, "domain %s: run %s: finalize failed: %s", rec.domain, rec.run.id,
+		vt_log(LOG_ERR, "domain %s: run %s: finalize failed: %s", rec.domain, rec.run.id,
 		       eb.msg);
 	else
-		syslog(LOG_INFO, "domain %s: run %s %s in %.3f s (%" PRIu64 " spool bytes)",
+		vt_log(LOG_INFO, "domain %s: run %s %s in %.3f s (%" PRIu64 " spool bytes)",
 		       rec.domain, rec.run.id, rec.stop_reason[0] ? "incomplete" : "complete",
 		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 		       sc.st.written);
 	if (vt_instances_destroy(rec.domain, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: %s", rec.domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: %s", rec.domain, eb.msg);
 	vt_run_close(&rec.run);
-	closelog();
+	vt_log_close();
 	return r < 0 ? EXIT_FAILURE : 0;
 }

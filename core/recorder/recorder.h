@@ -82,6 +82,7 @@ struct rec_args {
 	const char *domain;
 	const char *uuid;
 	int pid;	/* QEMU's pid when already known (virt-trace start), else 0 */
+	int lock_fd;	/* the domain lock taken by the spawner (--lock-fd), else -1 */
 };
 
 /* Run a recorder until stopped; returns an exit status. */

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -256,11 +255,88 @@ static int write_initial_manifest(const struct vt_run *run, const char *uuid,
 	return r;
 }
 
+/*
+ * The domain lock is an open file description lock (F_OFD_SETLK) on the whole of
+ * <domain>/.lock: it belongs to the open file, so it passes to a child with the fd
+ * (the hook hands it to the recorder), and it can be tested without being taken
+ * (F_OFD_GETLK). A test that took the lock for a moment, as flock(2) would have to,
+ * made a recorder starting at that moment fail with "another run is recording".
+ */
+static int lock_fd_take(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EACCES ? vtc_err(EBUSY) : vtc_err(errno);
+}
+
+int vt_run_lock_domain(const char *domain, struct vt_errbuf *eb)
+{
+	char ddir[PATH_MAX];
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	r = domain_dir(domain, ddir, sizeof(ddir), eb);
+	if (r < 0)
+		return r;
+	r = mkdir_store(vt_store_root());
+	if (r < 0)
+		return vtc_errf(eb, r, "%s: cannot create: %s", vt_store_root(), strerror(-r));
+	r = mkdir_store(ddir);
+	if (r < 0)
+		return vtc_errf(eb, r, "%s: cannot create: %s", ddir, strerror(-r));
+	lock = open_lock(ddir, O_RDWR | O_CREAT);
+	if (lock < 0)
+		return vtc_errf(eb, lock, "%s/.lock: %s", ddir, strerror(-lock));
+	r = lock_fd_take(lock);
+	if (r == -EBUSY)
+		return vtc_errf(eb, EBUSY, "domain %s: another run is recording", domain);
+	if (r < 0)
+		return vtc_errf(eb, r, "%s/.lock: %s", ddir, strerror(-r));
+	return TAKE_FD(lock);
+}
+
+/* @fd is an open file of <@ddir>/.lock, and the domain lock is (now) its own */
+static int check_lock_fd(const char *domain, const char *ddir, int fd, struct vt_errbuf *eb)
+{
+	char path[PATH_MAX];
+	struct stat fst, pst;
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/.lock", ddir) >= (int)sizeof(path))
+		return vtc_errf(eb, ENAMETOOLONG, "%s: path too long", ddir);
+	if (fstat(fd, &fst) < 0)
+		return vtc_errf(eb, errno, "lock fd %d: %s", fd, strerror(errno));
+	if (lstat(path, &pst) < 0 || fst.st_dev != pst.st_dev || fst.st_ino != pst.st_ino)
+		return vtc_errf(eb, EBADF, "lock fd %d is not %s", fd, path);
+	/* inherited through exec: no program this one runs may keep the domain held */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return vtc_errf(eb, errno, "lock fd %d: %s", fd, strerror(errno));
+	/* taking it again through the same open file succeeds only when it is ours */
+	r = lock_fd_take(fd);
+	if (r == -EBUSY)
+		return vtc_errf(eb, EBUSY, "domain %s: another run is recording", domain);
+	if (r < 0)
+		return vtc_errf(eb, r, "%s: %s", path, strerror(-r));
+	return 0;
+}
+
 int vt_run_create(const char *domain, const char *uuid, struct vt_run *ret,
 		  struct vt_errbuf *eb)
 {
+	int lock = vt_run_lock_domain(domain, eb);
+
+	if (lock < 0)
+		return lock;
+	return vt_run_create_locked(domain, uuid, lock, ret, eb);
+}
+
+int vt_run_create_locked(const char *domain, const char *uuid, int lock_fd,
+			 struct vt_run *ret, struct vt_errbuf *eb)
+{
 	char ddir[PATH_MAX], base[32], spool[PATH_MAX + 8];
-	_cleanup_close_ int lock = -1;
+	_cleanup_close_ int lock = lock_fd;
 	struct vt_run run = { .lock_fd = -1 };
 	time_t now = time(NULL);
 	struct tm tm;
@@ -271,20 +347,9 @@ int vt_run_create(const char *domain, const char *uuid, struct vt_run *ret,
 		return r;
 	if (strlen(domain) >= sizeof(run.domain))
 		return vtc_errf(eb, ENAMETOOLONG, "domain name '%.64s...': too long", domain);
-	r = mkdir_store(vt_store_root());
+	r = check_lock_fd(domain, ddir, lock, eb);
 	if (r < 0)
-		return vtc_errf(eb, r, "%s: cannot create: %s", vt_store_root(), strerror(-r));
-	r = mkdir_store(ddir);
-	if (r < 0)
-		return vtc_errf(eb, r, "%s: cannot create: %s", ddir, strerror(-r));
-	lock = open_lock(ddir, O_RDWR | O_CREAT);
-	if (lock < 0)
-		return vtc_errf(eb, lock, "%s/.lock: %s", ddir, strerror(-lock));
-	if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			return vtc_errf(eb, EBUSY, "domain %s: another run is recording", domain);
-		return vtc_errf(eb, errno, "%s/.lock: %s", ddir, strerror(errno));
-	}
+		return r;
 	gmtime_r(&now, &tm);
 	strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(run.domain, sizeof(run.domain), "%s", domain);
@@ -386,6 +451,7 @@ void vt_run_close(struct vt_run *run)
 
 bool vt_run_domain_locked(const char *domain)
 {
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char ddir[PATH_MAX];
 	_cleanup_close_ int fd = -1;
 
@@ -394,10 +460,10 @@ bool vt_run_domain_locked(const char *domain)
 	fd = open_lock(ddir, O_RDONLY);
 	if (fd < 0)
 		return false;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK;
-	flock(fd, LOCK_UN);
-	return false;
+	/* tested, never taken: see lock_fd_take */
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return false;
+	return fl.l_type != F_UNLCK;
 }
 
 int vt_run_set_state(const struct vt_run *run, enum vt_run_state st, const char *reason,

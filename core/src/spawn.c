@@ -154,13 +154,13 @@ static int parse_messages(struct spawn_state *st, bool ready_fd, const char *pro
 	return 0;
 }
 
-int vt_spawn_detached(char *const argv[], bool ready_fd, int timeout_ms, pid_t *ret_pid,
-		      struct vt_errbuf *eb)
+int vt_spawn_detached(char *const argv[], bool ready_fd, int pass_fd, int timeout_ms,
+		      pid_t *ret_pid, struct vt_errbuf *eb)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	_cleanup_close_ int rd = -1;
 	struct spawn_state st = {.got = 0};
-	int p[2], wr, r;
+	int p[2], keep[2], r;
 
 	*ret_pid = 0;
 	if (access(argv[0], X_OK) < 0)
@@ -168,13 +168,20 @@ int vt_spawn_detached(char *const argv[], bool ready_fd, int timeout_ms, pid_t *
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return vtc_errf(eb, errno, "pipe: %s", strerror(errno));
 	rd = p[0];
-	wr = p[1];
-	r = vt_detach_fork(&wr, 1);
+	keep[0] = p[1];
+	keep[1] = pass_fd;
+	r = vt_detach_fork(keep, pass_fd >= 0 ? 2 : 1);
 	if (r == 0) {
-		/* the detached grandchild; wr is fd 3 now */
+		/* the detached grandchild; the pipe is fd 3 now, @pass_fd fd 4 */
+		int wr = keep[0];
+
 		report(wr, 'R', (int32_t)getpid());
 		/* the program writes 'r' on it when ready; else exec closes it */
 		if (ready_fd && (fcntl(wr, F_SETFD, 0) < 0 || setenv("VT_READY_FD", "3", 1) < 0)) {
+			report(wr, 'E', errno);
+			_exit(127);
+		}
+		if (pass_fd >= 0 && fcntl(keep[1], F_SETFD, 0) < 0) {
 			report(wr, 'E', errno);
 			_exit(127);
 		}
@@ -182,7 +189,7 @@ int vt_spawn_detached(char *const argv[], bool ready_fd, int timeout_ms, pid_t *
 		report(wr, 'E', errno);
 		_exit(127);
 	}
-	close(wr);
+	close(keep[0]);
 	if (r < 0)
 		return vtc_errf(eb, r, "cannot detach %s: %s", argv[0], strerror(-r));
 

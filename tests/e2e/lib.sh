@@ -12,6 +12,24 @@ VT_BUILD_DIR=${VT_BUILD_DIR:-$VT_SOURCE_DIR/build}
 VT_TRACEFS=/sys/kernel/tracing
 VT_CLI=$VT_BUILD_DIR/core/virt-trace
 
+# vt_lock_held DOMAIN-DIR: a recorder holds the domain's lock (<dir>/.lock);
+# tested, never taken (tests/e2e/lock-held.py)
+vt_lock_held()
+{
+	python3 "$VT_SOURCE_DIR/tests/e2e/lock-held.py" "$1/.lock"
+}
+
+# vt_lock_wait DOMAIN-DIR SECONDS: until no recorder holds it (1 on time-out)
+vt_lock_wait()
+{
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		vt_lock_held "$1" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # vt_time_limit SECONDS "$@": re-run this script under timeout(1), so that it
 # and everything it started (one process group) end after SECONDS.
 vt_time_limit()

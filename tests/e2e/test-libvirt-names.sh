@@ -35,7 +35,7 @@ cleanup()
 		d=$("$VT_CLI" path -- "$n" 2>/dev/null) || continue
 		d=$(dirname "$d")
 		[ "$(dirname "$d")" = "$VT_STORE" ] && [ "${d##*/}" != .. ] || continue
-		flock -w 20 "$d/.lock" true 2>/dev/null	# a recorder still finalizing
+		vt_lock_wait "$d" 20	# a recorder still finalizing
 		rm -rf "$d"
 	done
 	return 0
@@ -108,7 +108,7 @@ for n in "${names[@]}"; do
 	[ "$(realpath "$dir")" = "$dir" ] || vt_fail "'$n': $dir resolves to $(realpath "$dir")"
 	esc=${ddir##*/}
 	# the recorder is done when it lets go of the domain lock
-	for _ in $(seq 100); do flock -n "$ddir/.lock" true && break; sleep 0.1; done
+	vt_lock_wait "$ddir" 10
 	case $esc in .* | */*) vt_fail "'$n': domain directory '$esc'" ;; esac
 	[ -s "$dir/host.dat" ] || vt_fail "'$n': no host.dat"
 	python3 - "$dir/manifest.json" "$n" <<'PY' || vt_fail "'$n': manifest names another domain"

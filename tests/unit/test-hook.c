@@ -795,7 +795,7 @@ static void spawned_daemon_is_detached(void **state)
 
 	(void)state;
 	assert_true(leak >= 3);
-	assert_int_equal(vt_spawn_detached(argv, false, 2000, &pid, &eb), 0);
+	assert_int_equal(vt_spawn_detached(argv, false, -1, 2000, &pid, &eb), 0);
 	close(leak);
 	assert_true(pid > 0);
 	/* vt_spawn_detached returned after the exec: what sleep has now, it inherited */
@@ -816,7 +816,7 @@ static void ready_byte_ends_the_wait(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(vt_spawn_detached(argv, true, 5000, &pid, &eb), 0);
+	assert_int_equal(vt_spawn_detached(argv, true, -1, 5000, &pid, &eb), 0);
 	assert_true(pid > 0);
 	/* once sh has closed fd 3 and exec'd sleep, nothing of the pipe is left */
 	for (int i = 0; i < 200; i++) {
@@ -828,12 +828,12 @@ static void ready_byte_ends_the_wait(void **state)
 	kill(pid, SIGTERM);
 	assert_string_equal(got, "0=/dev/null 1=/dev/null 2=/dev/null sid-is-ours=0 cwd=/");
 	/* a program that never says ready: -ETIMEDOUT, pid known */
-	assert_int_equal(vt_spawn_detached(never, true, 50, &pid, &eb), -ETIMEDOUT);
+	assert_int_equal(vt_spawn_detached(never, true, -1, 50, &pid, &eb), -ETIMEDOUT);
 	assert_true(pid > 0);
 	kill(pid, SIGTERM);
 	assert_non_null(strstr(eb.msg, "not ready within 50 ms"));
 	/* one that exits first: -ECHILD, pid known */
-	assert_int_equal(vt_spawn_detached(quits, true, 5000, &pid, &eb), -ECHILD);
+	assert_int_equal(vt_spawn_detached(quits, true, -1, 5000, &pid, &eb), -ECHILD);
 	assert_true(pid > 0);
 	assert_non_null(strstr(eb.msg, "exited before it was ready"));
 }
@@ -847,16 +847,16 @@ static void spawn_reports_exec_errors(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/missing", tmp);
-	assert_int_equal(vt_spawn_detached(argv, false, 1000, &pid, &eb), -ENOENT);
+	assert_int_equal(vt_spawn_detached(argv, false, -1, 1000, &pid, &eb), -ENOENT);
 	write_file("notexec", "#!/bin/sh\n");
 	snprintf(path, sizeof(path), "%s/notexec", tmp);
-	assert_int_equal(vt_spawn_detached(argv, false, 1000, &pid, &eb), -EACCES);
+	assert_int_equal(vt_spawn_detached(argv, false, -1, 1000, &pid, &eb), -EACCES);
 	/* executable, but no format the kernel knows: the exec in the daemon fails */
 	write_file("garbage", "\x7f"
 			      "ELFgarbage");
 	snprintf(path, sizeof(path), "%s/garbage", tmp);
 	chmod(path, 0755);
-	assert_int_equal(vt_spawn_detached(argv, false, 1000, &pid, &eb), -ENOEXEC);
+	assert_int_equal(vt_spawn_detached(argv, false, -1, 1000, &pid, &eb), -ENOEXEC);
 	assert_non_null(strstr(eb.msg, "cannot start"));
 }
 

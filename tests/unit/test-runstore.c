@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <json.h>
 #include <limits.h>
@@ -356,6 +357,138 @@ static void lock_excludes_other_processes(void **state)
 	vt_run_close(&run);
 }
 
+/* a child that tests the lock as fast as it can, for @ms */
+static pid_t spawn_prober(const char *domain, int ms)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			for (int i = 0; i < 64; i++)
+				(void)vt_run_domain_locked(domain);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+		} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+/*
+ * The hook, the CLI and the recorders test the lock all the time; a test that took it
+ * for a moment made a recorder starting then fail ("another run is recording"): the
+ * storm lost a run that way. Tests must never make taking the lock fail.
+ */
+static void testing_the_lock_never_makes_taking_it_fail(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	unsigned taken = 0;
+	pid_t prober;
+	int status;
+
+	(void)state;
+	prober = spawn_prober("probed", 400);
+	for (int i = 0; i < 20000; i++) {
+		int fd = vt_run_lock_domain("probed", &eb);
+
+		assert_true(fd >= 0);
+		taken++;
+		close(fd);
+	}
+	assert_int_equal(waitpid(prober, &status, 0), prober);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(taken, 20000);
+}
+
+static int child_cannot_lock_handed(void)
+{
+	struct vt_errbuf eb = { "" };
+
+	return vt_run_lock_domain("handed", &eb) == -EBUSY ? 10 : 1;
+}
+
+static int child_creates_with_inherited_lock(int lock_fd)
+{
+	struct vt_errbuf eb = { "" };
+	struct vt_run run;
+	int r = vt_run_create_locked("handed", NULL, lock_fd, &run, &eb);
+
+	if (r < 0)
+		return 1;
+	/* close-on-exec from now on: nothing the recorder runs keeps the domain held */
+	if (!(fcntl(run.lock_fd, F_GETFD) & FD_CLOEXEC))
+		return 2;
+	vt_run_close(&run);
+	return 40;
+}
+
+/* the hook takes the lock, the recorder it starts inherits it and makes the run */
+static void create_locked_takes_over_a_handed_lock(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	int lock = vt_run_lock_domain("handed", &eb), status;
+	char **ids = NULL;
+	size_t n = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_true(lock >= 0);
+	assert_true(vt_run_domain_locked("handed"));
+	/* held by the hook's fd: nobody else can start a run */
+	assert_int_equal(in_child(child_cannot_lock_handed), 10);
+	assert_int_equal(fcntl(lock, F_SETFD, 0), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(child_creates_with_inherited_lock(lock));
+	close(lock);	/* the hook's copy: the child holds the domain alone */
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 40);
+	assert_false(vt_run_domain_locked("handed"));
+	assert_int_equal(vt_run_list("handed", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	vt_strv_free(ids, n);
+}
+
+static void create_locked_fails_on_a_foreign_fd(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	struct vt_run run;
+	int other = vt_run_lock_domain("other", &eb), mine = vt_run_lock_domain("mine", &eb);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	(void)state;
+	assert_true(other >= 0 && mine >= 0 && devnull >= 0);
+	close(mine);
+	assert_int_equal(vt_run_create_locked("mine", NULL, devnull, &run, &eb), -EBADF);
+	assert_non_null(strstr(eb.msg, "is not"));
+	/* another domain's lock is no lock of this one (and is consumed all the same) */
+	assert_int_equal(vt_run_create_locked("mine", NULL, other, &run, &eb), -EBADF);
+	assert_false(vt_run_domain_locked("other"));
+	assert_int_equal(vt_run_create_locked("mine", NULL, -1, &run, &eb), -EBADF);
+}
+
+static void create_locked_fails_when_another_holds_the_domain(void **state)
+{
+	struct vt_errbuf eb = { "" };
+	char path[PATH_MAX];
+	struct vt_run run;
+	int holder = vt_run_lock_domain("held", &eb), unlocked;
+
+	assert_true(holder >= 0);
+	snprintf(path, sizeof(path), "%s/held/.lock", (char *)*state);
+	/* an open file of the right .lock, but not the one that holds it */
+	unlocked = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(unlocked >= 0);
+	assert_int_equal(vt_run_create_locked("held", NULL, unlocked, &run, &eb), -EBUSY);
+	assert_non_null(strstr(eb.msg, "another run is recording"));
+	assert_int_equal(vt_run_lock_domain("held", &eb), -EBUSY);
+	close(holder);
+}
+
 static void state_round_trip_keeps_other_fields(void **state)
 {
 	struct vt_errbuf eb = { "" };
@@ -413,6 +546,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(list_sorts_by_time_then_suffix, setup, teardown),
 		cmocka_unit_test_setup_teardown(lock_excludes_other_processes, setup, teardown),
+		cmocka_unit_test_setup_teardown(testing_the_lock_never_makes_taking_it_fail, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(create_locked_takes_over_a_handed_lock, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(create_locked_fails_on_a_foreign_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(create_locked_fails_when_another_holds_the_domain,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(state_round_trip_keeps_other_fields, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(roots_follow_the_environment, setup, teardown),

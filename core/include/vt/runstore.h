@@ -4,7 +4,8 @@
  * <domain>/latest pointing at the newest run. Domain names are escaped into one safe
  * path component; run ids are the UTC start time YYYYMMDDTHHMMSSZ (-2, -3... on
  * collision). Directories 0750, files 0640 (group libvirt where it exists). One run per
- * domain records at a time: the recorder holds an flock on <domain>/.lock.
+ * domain records at a time: the recorder holds an open file description lock
+ * (fcntl F_OFD_SETLK, whole file) on <domain>/.lock.
  */
 #ifndef VT_RUNSTORE_H
 #define VT_RUNSTORE_H
@@ -39,7 +40,7 @@ struct vt_run {
 	char domain[256];	/* libvirt name as given */
 	char id[32];		/* run id */
 	char dir[4096];		/* absolute run directory */
-	int lock_fd;		/* held flock on <domain>/.lock, -1 when not held */
+	int lock_fd;		/* the held domain lock (<domain>/.lock), -1 when not held */
 };
 
 /*
@@ -51,6 +52,21 @@ struct vt_run {
 int vt_run_create(const char *domain, const char *uuid, struct vt_run *ret,
 		  struct vt_errbuf *eb);
 /*
+ * vt_run_lock_domain - take @domain's lock (creating <store>/<domain>/.lock) without
+ * creating a run: the hook takes it before it spawns the recorder and passes the fd on,
+ * so that the domain is never without its lock while a recorder starts.
+ * Return: the locked fd (caller owns; closing every copy releases it), -EBUSY when a
+ * run of the domain holds it, -errno.
+ */
+int vt_run_lock_domain(const char *domain, struct vt_errbuf *eb);
+/*
+ * vt_run_create_locked - vt_run_create with the lock already taken: @lock_fd from
+ * vt_run_lock_domain (possibly in another process, inherited). It is checked to be
+ * <domain>/.lock and held through it (-EBADF, -EBUSY otherwise), and always consumed.
+ */
+int vt_run_create_locked(const char *domain, const char *uuid, int lock_fd,
+			 struct vt_run *ret, struct vt_errbuf *eb);
+/*
  * vt_run_open - an existing run: @run_id NULL or "latest" for the newest.
  * Does not take the lock. Return: 0, -ENOENT (reason names the domain/run), -errno.
  */
@@ -58,7 +74,7 @@ int vt_run_open(const char *domain, const char *run_id, struct vt_run *ret,
 		struct vt_errbuf *eb);
 /* release the lock (if held) */
 void vt_run_close(struct vt_run *run);
-/* whether a live recorder holds the domain lock (tries a non-blocking flock) */
+/* whether a live recorder holds the domain lock (tested with F_OFD_GETLK, not taken) */
 bool vt_run_domain_locked(const char *domain);
 
 /*

@@ -19,14 +19,19 @@
  */
 int vt_detach_fork(int *keep, size_t nkeep);
 
+/* the fd number a program started by vt_spawn_detached finds @pass_fd at */
+#define VT_SPAWN_PASS_FD 4
+
 /*
  * vt_spawn_detached - run @argv (argv[0] a path) detached. Waits at most @timeout_ms
  * for the exec (or, with @ready_fd, for one byte 'r' the program writes on fd
- * $VT_READY_FD). *ret_pid is the program's pid as soon as it is known.
+ * $VT_READY_FD). @pass_fd, unless -1, is the one fd of the caller's the program
+ * inherits, as fd VT_SPAWN_PASS_FD (the caller keeps its own copy).
+ * *ret_pid is the program's pid as soon as it is known.
  * Return: 0; -ETIMEDOUT (pid set) when it did not get that far in time; -ECHILD when it
  * died first; -errno of a failed exec (-ENOENT, -EACCES, -ENOEXEC...).
  */
-int vt_spawn_detached(char *const argv[], bool ready_fd, int timeout_ms, pid_t *ret_pid,
-		      struct vt_errbuf *eb);
+int vt_spawn_detached(char *const argv[], bool ready_fd, int pass_fd, int timeout_ms,
+		      pid_t *ret_pid, struct vt_errbuf *eb);
 
 #endif
