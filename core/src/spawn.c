@@ -175,6 +175,12 @@ int vt_spawn_detached(char *const argv[], bool ready_fd, int pass_fd, int timeou
 		/* the detached grandchild; the pipe is fd 3 now, @pass_fd fd 4 */
 		int wr = keep[0];
 
+		/*
+		 * The caller may have given up waiting and closed its end (a loaded host):
+		 * EPIPE then, not death by SIGPIPE before the exec. The program gets the
+		 * default disposition back.
+		 */
+		signal(SIGPIPE, SIG_IGN);
 		report(wr, 'R', (int32_t)getpid());
 		/* the program writes 'r' on it when ready; else exec closes it */
 		if (ready_fd && (fcntl(wr, F_SETFD, 0) < 0 || setenv("VT_READY_FD", "3", 1) < 0)) {
@@ -185,6 +191,7 @@ int vt_spawn_detached(char *const argv[], bool ready_fd, int pass_fd, int timeou
 			report(wr, 'E', errno);
 			_exit(127);
 		}
+		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		report(wr, 'E', errno);
 		_exit(127);

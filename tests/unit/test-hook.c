@@ -838,6 +838,28 @@ static void ready_byte_ends_the_wait(void **state)
 	assert_non_null(strstr(eb.msg, "exited before it was ready"));
 }
 
+/*
+ * A caller that gave up waiting (a loaded host: 'start begin' has 40 ms) has closed its
+ * end of the pipe before the daemon says it is detached: the daemon still runs. The storm
+ * lost runs when this write killed it with SIGPIPE.
+ */
+static void daemon_runs_when_the_caller_gave_up(void **state)
+{
+	char path[4096], *argv[] = {"/bin/sh", "-c", "exec touch \"$0\"", path, NULL};
+	struct vt_errbuf eb = {""};
+	pid_t pid;
+
+	(void)state;
+	for (int round = 0; round < 10; round++) {
+		snprintf(path, sizeof(path), "%s/ran-%d", tmp, round);
+		/* 0 ms: the wait ends at once, nearly always before the daemon's first word */
+		assert_int_equal(vt_spawn_detached(argv, false, -1, 0, &pid, &eb), -ETIMEDOUT);
+		for (int i = 0; i < 500 && access(path, F_OK) < 0; i++)
+			usleep(10000);
+		assert_int_equal(access(path, F_OK), 0);
+	}
+}
+
 static void spawn_reports_exec_errors(void **state)
 {
 	char path[4096];
@@ -907,6 +929,7 @@ int main(void)
 	    T(reconnect_always_exits_zero),
 	    T(spawned_daemon_is_detached),
 	    T(ready_byte_ends_the_wait),
+	    T(daemon_runs_when_the_caller_gave_up),
 	    T(spawn_reports_exec_errors),
 	    T(cli_path_follows_env),
 	};
