@@ -10,7 +10,7 @@
 # recorders' fd counts (taken before each destroy) flat. Prints the hook's own
 # latencies per op (its "<op> <subop>: N ms" log lines) against DESIGN.md's
 # budgets. Exit 1 on a lost or non-final archive or a leak, or a hook op whose p99
-# is over 10x its budget; plain latency over budget is reported, not failed
+# after the first round (all domains at once) is over 10x its budget; plain latency over budget is reported, not failed
 # (2 cores, 10 domains booting). tests/e2e/test-load-storm.sh runs it shortened.
 #
 # usage: bench/storm.sh [-n DOMAINS] [-t SECONDS] [--type kvm|qemu] [--hold SECS]
@@ -69,26 +69,7 @@ trap 'exit 124' TERM INT
 # storm_define NAME: a one-vCPU domain of --type, direct kernel boot, no disk
 storm_define()
 {
-	VT_DOMAINS+=("$1")
-	cat >"$VT_WORK/$1.xml" <<XML
-<domain type='$type'>
-  <name>$1</name>
-  <memory unit='MiB'>96</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$VT_KERNEL</kernel>
-    <cmdline>console=ttyS0 panic=0</cmdline>
-  </os>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
-	virsh_ define "$VT_WORK/$1.xml" >/dev/null || vt_fail "virsh define $1 failed"
+	vt_domain_define "$1" 1 --type "$type" --memory 96 --on-reboot destroy --on-crash destroy
 }
 
 # runs of a domain in the store (run-id directories)
@@ -230,24 +211,33 @@ if [ -s "$hooklog" ]; then
 import re, statistics, sys
 budget = {'prepare begin': 10, 'start begin': 50, 'started begin': 10, 'stopped end': 10,
           'release end': 10, 'reconnect begin': 10}
-t = {}
+t, later, seen = {}, {}, set()
 for l in open(sys.argv[1]):
-    m = re.search(r": ([a-z]+ [a-z]+): ([0-9.]+) ms, exit", l)
+    m = re.search(r"domain '([^']*)': ([a-z]+ [a-z]+): ([0-9.]+) ms, exit", l)
     if m:
-        t.setdefault(m.group(1), []).append(float(m.group(2)))
+        ms = float(m.group(3))
+        t.setdefault(m.group(2), []).append(ms)
+        # the first round starts every domain at once: 2 instances each, which the
+        # kernel creates one at a time (event_mutex); the gross check leaves it out
+        if (m.group(1), m.group(2)) in seen:
+            later.setdefault(m.group(2), []).append(ms)
+        seen.add((m.group(1), m.group(2)))
+def p99(v):
+    return v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
 print('hook latency (from main() to exit, its own log; exec adds ~6 ms, bench/hook-latency.sh):')
-print(f'{"op":<16} {"calls":>6} {"median":>8} {"p99":>8} {"max":>8} {"budget":>7} {"p99<budget":>10}')
+print(f'{"op":<16} {"calls":>6} {"median":>8} {"p99":>8} {"max":>8} {"budget":>7} {"p99<budget":>10}'
+      f' {"p99 after round 1":>18}')
 gross = 0
 for op in budget:
     v = sorted(t.get(op, []))
     if not v:
         continue
-    p99 = v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
-    gross += p99 > 10 * budget[op]
-    print(f'{op:<16} {len(v):>6} {statistics.median(v):>8.2f} {p99:>8.2f} {v[-1]:>8.2f} '
-          f'{"<" + str(budget[op]):>7} {"yes" if p99 < budget[op] else "NO":>10}')
+    w = sorted(later.get(op, [])) or v
+    gross += p99(w) > 10 * budget[op]
+    print(f'{op:<16} {len(v):>6} {statistics.median(v):>8.2f} {p99(v):>8.2f} {v[-1]:>8.2f} '
+          f'{"<" + str(budget[op]):>7} {"yes" if p99(v) < budget[op] else "NO":>10} {p99(w):>18.2f}')
 if gross:
-    print('GROSS: a p99 over 10x its budget')
+    print('GROSS: a p99 after the first round over 10x its budget')
 sys.exit(1 if gross else 0)
 PY
 else

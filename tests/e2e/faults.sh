@@ -96,30 +96,6 @@ vt_check_state()
 # event rate from QEMU's threads for as long as it runs.
 vt_domain_define_busy()
 {
-	local name=$1 events=$2 kb=$3
-	VT_DOMAINS+=("$name")
-	cat >"$VT_WORK/$name.xml" <<XML
-<domain type='kvm'>
-  <name>$name</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>2</vcpu>
-  <metadata>
-    <vt:trace xmlns:vt="urn:x-virt-trace:1" enabled="yes">
-      <vt:host events="$events" buffer-kb="$kb"/>
-    </vt:trace>
-  </metadata>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$VT_KERNEL</kernel>
-    <cmdline>console=ttyS0 panic=1 loglevel=8</cmdline>
-  </os>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>preserve</on_crash>
-  <devices>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
-	virsh_ define "$VT_WORK/$name.xml" >/dev/null || vt_fail "virsh define $name failed"
+	vt_domain_define "$1" 2 --cmdline 'console=ttyS0 panic=1 loglevel=8' --metadata \
+		"<vt:trace xmlns:vt=\"urn:x-virt-trace:1\" enabled=\"yes\"><vt:host events=\"$2\" buffer-kb=\"$3\"/></vt:trace>"
 }

@@ -45,25 +45,47 @@ vt_need_libvirt_tcg()
 	[ -n "$VT_KERNEL" ] || vt_skip "no /boot/vmlinuz-* for direct kernel boot (linux-image-amd64)"
 }
 
-# vt_domain_define NAME [VCPUS]: a KVM domain booting the host's Debian kernel
-# directly (no disk, no network); the guest need not get far.
+# vt_domain_define NAME [VCPUS] [OPTION VALUE]...: a domain booting the host's
+# Debian kernel directly (no disk, no network); the guest need not get far.
+# Options: --type kvm|qemu (kvm), --memory MIB (128), --metadata XML (inside
+# <metadata>, none), --cmdline TEXT (console=ttyS0 panic=0), --on-reboot and
+# --on-crash ACTION (restart, preserve).
 vt_domain_define()
 {
-	local name=$1 vcpus=${2:-2}
+	local name=$1 vcpus=2 type=kvm mem=128 meta='' cmdline='console=ttyS0 panic=0'
+	local on_reboot=restart on_crash=preserve
+	shift
+	case ${1:-} in [0-9]*) vcpus=$1; shift ;; esac
+	while [ $# -gt 1 ]; do
+		case $1 in
+		--type) type=$2 ;;
+		--memory) mem=$2 ;;
+		--metadata) meta="
+  <metadata>
+    $2
+  </metadata>" ;;
+		--cmdline) cmdline=$2 ;;
+		--on-reboot) on_reboot=$2 ;;
+		--on-crash) on_crash=$2 ;;
+		*) vt_fail "vt_domain_define: unknown option $1" ;;
+		esac
+		shift 2
+	done
+	[ $# = 0 ] || vt_fail "vt_domain_define: option $1 without a value"
 	VT_DOMAINS+=("$name")
 	cat >"$VT_WORK/$name.xml" <<XML
-<domain type='kvm'>
+<domain type='$type'>
   <name>$name</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>$vcpus</vcpu>
+  <memory unit='MiB'>$mem</memory>
+  <vcpu>$vcpus</vcpu>$meta
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$VT_KERNEL</kernel>
-    <cmdline>console=ttyS0 panic=0</cmdline>
+    <cmdline>$cmdline</cmdline>
   </os>
   <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>preserve</on_crash>
+  <on_reboot>$on_reboot</on_reboot>
+  <on_crash>$on_crash</on_crash>
   <devices>
     <memballoon model='none'/>
   </devices>
