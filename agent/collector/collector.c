@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <syslog.h>
+#include <syslog.h>	/* LOG_* of vt_log */
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +27,7 @@
 #include "util.h"
 #include "vt/chunk.h"
 #include "vt/config.h"
+#include "vt/log.h"
 
 #define GUEST_INFO_PATH "/tmp/virt-trace-info.json"
 #define MAX_ERRORS 16
@@ -88,7 +89,7 @@ static void note_error(struct coll *c, const char *what, const struct vt_errbuf 
 	snprintf(line, sizeof(line), "%s: %s", what, eb->msg[0] ? eb->msg : "failed");
 	if (c->nerrors && !strcmp(c->errors[c->nerrors - 1], line))
 		return;	/* a guest without an agent says the same every round */
-	syslog(LOG_WARNING, "domain %s: guest agent: %s", c->domain, line);
+	vt_log(LOG_WARNING, "domain %s: guest agent: %s", c->domain, line);
 	if (c->nerrors == MAX_ERRORS) {
 		free(c->errors[0]);
 		memmove(c->errors, c->errors + 1, (MAX_ERRORS - 1) * sizeof(*c->errors));
@@ -272,8 +273,8 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	c->boot++;
 	s->stats = c->sess.stats;
 	c->sess = *s;
-	syslog(LOG_INFO, "domain %s: guest boot %u (boot_id %s)", c->domain, c->boot,
-	       c->sess.boot_id);
+	vt_log(LOG_INFO, "domain %s: guest boot %u (boot_id %s)", c->domain, c->boot,
+	      c->sess.boot_id);
 	r = coll_probe_run(c->cc.dom, c->agent, COLL_PROBE_ROUNDS, &probe, eb);
 	if (r < 0) {
 		note_error(c, "probe", eb);
@@ -281,8 +282,8 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 		return 0;	/* a tracepoint timeline may still exist */
 	}
 	save_probe(dir, &probe);
-	syslog(LOG_INFO, "domain %s: probe offset %" PRId64 " +- %" PRIu64 " ticks (%u samples)",
-	       c->domain, (int64_t)probe.offset, probe.error_ticks, probe.samples);
+	vt_log(LOG_INFO, "domain %s: probe offset %" PRId64 " +- %" PRIu64 " ticks (%u samples)",
+	      c->domain, (int64_t)probe.offset, probe.error_ticks, probe.samples);
 	return 0;
 }
 
@@ -342,8 +343,8 @@ static int setup(struct coll *c, struct vt_errbuf *eb)
 		return r;
 	c->started = true;
 	c->bad_in_row = 0;
-	syslog(LOG_INFO, "domain %s: guest agent %s started%s", c->domain, c->agent,
-	       c->pushed ? " (pushed)" : "");
+	vt_log(LOG_INFO, "domain %s: guest agent %s started%s", c->domain, c->agent,
+	      c->pushed ? " (pushed)" : "");
 	return 0;
 }
 
@@ -497,15 +498,15 @@ static int revive(struct coll *c, struct vt_errbuf *eb)
 	c->reconnect_req = false;
 	pthread_mutex_unlock(&c->lock);
 	c->lost = false;
-	syslog(LOG_NOTICE, "domain %s: libvirt connection lost (libvirtd restarted?): reopening",
-	       c->domain);
+	vt_log(LOG_NOTICE, "domain %s: libvirt connection lost (libvirtd restarted?): reopening",
+	      c->domain);
 	r = coll_conn_reopen(&c->cc, reconnect_wait, c, eb);
 	if (r < 0) {
 		note_error(c, "libvirt", eb);
 		return r;
 	}
-	syslog(LOG_NOTICE, "domain %s: libvirt connection reopened (%" PRIu64 " reconnects)",
-	       c->domain, c->cc.reconnects);
+	vt_log(LOG_NOTICE, "domain %s: libvirt connection reopened (%" PRIu64 " reconnects)",
+	      c->domain, c->cc.reconnects);
 	for (int i = 0; c->started && i < 8; i++) {
 		struct vt_errbuf ping = { "" };
 
@@ -626,10 +627,10 @@ static void load_domain_config(struct coll *c)
 	bool enabled;
 
 	if (vt_config_load(NULL, &cfg, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: config: %s (defaults used)", c->domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: config: %s (defaults used)", c->domain, eb.msg);
 	xml = c->cc.dom ? virDomainGetXMLDesc(c->cc.dom, 0) : NULL;
 	if (xml && vt_config_apply_domain(&cfg, c->domain, xml, &enabled, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: metadata: %s", c->domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: metadata: %s", c->domain, eb.msg);
 	free(xml);
 	free(c->events);
 	c->events = strdup(cfg.guest_events ? cfg.guest_events : "sched:sched_switch");
@@ -827,8 +828,8 @@ void coll_stop(struct coll *c, int max_ms)
 	pthread_mutex_unlock(&c->lock);
 	pthread_detach(c->thread);
 	c->thread_running = false;
-	syslog(LOG_WARNING, "domain %s: guest agent: collector stuck after %d ms: abandoned",
-	       c->domain, max_ms);
+	vt_log(LOG_WARNING, "domain %s: guest agent: collector stuck after %d ms: abandoned",
+	      c->domain, max_ms);
 }
 
 void coll_free(struct coll *c)
