@@ -98,13 +98,13 @@ done
 vt_log "$dom: chunks after the restart: $chunks1 -> $(guest_figure chunks)"
 
 # 5. virt-trace shutdown: the guest flushed through the new connection, then shut down.
-timeout 90 "$VT_CLI" shutdown "$dom" >shutdown.log 2>&1 || { cat shutdown.log; vt_fail "virt-trace shutdown $dom failed"; }
-for _ in $(seq 600); do
+timeout 45 "$VT_CLI" shutdown "$dom" >shutdown.log 2>&1 || { cat shutdown.log; vt_fail "virt-trace shutdown $dom failed"; }
+for _ in $(seq 300); do
 	[ "$(virsh_ domstate "$dom" 2>/dev/null)" = "shut off" ] && break
 	sleep 0.1
 done
-[ "$(virsh_ domstate "$dom" 2>/dev/null)" = "shut off" ] || vt_fail "$dom still runs 60 s after virt-trace shutdown"
-st=$(vt_wait_final "$dom" 60) || vt_fail "$dom/$run: not final after the shutdown ($st)"
+[ "$(virsh_ domstate "$dom" 2>/dev/null)" = "shut off" ] || vt_fail "$dom still runs 30 s after virt-trace shutdown"
+st=$(vt_wait_final "$dom" 30) || vt_fail "$dom/$run: not final after the shutdown ($st)"
 [ "$st" = complete ] || { "$VT_CLI" show "$dom"; vt_fail "$dom/$run: run is $st, want complete"; }
 cp "$dir/manifest.json" manifest.json
 
