@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <syslog.h>
+#include <syslog.h>	/* LOG_* of vt_log */
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +27,7 @@
 #include "util.h"
 #include "vt/chunk.h"
 #include "vt/config.h"
+#include "vt/log.h"
 
 #define GUEST_INFO_PATH "/tmp/virt-trace-info.json"
 #define MAX_ERRORS 16
@@ -46,10 +47,12 @@ struct coll {
 	pthread_mutex_t lock;	/* the flags below and the spool writes */
 	pthread_cond_t cond;
 	volatile bool stop, shutdown_req, abandoned;
+	volatile bool reconnect_req;	/* coll_reconnect: libvirtd restarted */
 	bool shutdown_done;
 
-	virConnectPtr conn;
-	virDomainPtr dom;
+	struct coll_conn cc;	/* the connection and the domain */
+	bool lost;		/* an agent call found the connection gone */
+	bool flushing;		/* in flush(): reconnect tries end at the deadline only */
 	char *agent;		/* path in the guest */
 	bool started;		/* the agent records in this boot */
 	unsigned boot;		/* K of spool/guest-boot<K>, 0 before the first */
@@ -86,7 +89,7 @@ static void note_error(struct coll *c, const char *what, const struct vt_errbuf 
 	snprintf(line, sizeof(line), "%s: %s", what, eb->msg[0] ? eb->msg : "failed");
 	if (c->nerrors && !strcmp(c->errors[c->nerrors - 1], line))
 		return;	/* a guest without an agent says the same every round */
-	syslog(LOG_WARNING, "domain %s: guest agent: %s", c->domain, line);
+	vt_log(LOG_WARNING, "domain %s: guest agent: %s", c->domain, line);
 	if (c->nerrors == MAX_ERRORS) {
 		free(c->errors[0]);
 		memmove(c->errors, c->errors + 1, (MAX_ERRORS - 1) * sizeof(*c->errors));
@@ -142,6 +145,7 @@ static void save_state(struct coll *c)
 			secs > 0 ? (double)c->bytes / 1e6 / secs : 0.0));
 	json_object_object_add(o, "lost_events", json_object_new_uint64(c->lost_events));
 	json_object_object_add(o, "collect_failures", json_object_new_uint64(c->failures));
+	json_object_object_add(o, "libvirt_reconnects", json_object_new_uint64(c->cc.reconnects));
 	json_object_object_add(o, "poll_interval_ms", json_object_new_int((int)c->poll_ms));
 	json_object_object_add(o, "flushed", json_object_new_boolean(c->flushed));
 	if (c->have_last_ok)
@@ -174,7 +178,7 @@ static int agent_run(struct coll *c, const char *const *args, int timeout_ms,
 		     struct json_object **ret, struct vt_errbuf *eb)
 {
 	struct coll_exec_status st;
-	int r = coll_exec_wait(c->dom, c->agent, args, timeout_ms, &st, eb);
+	int r = coll_exec_wait(c->cc.dom, c->agent, args, timeout_ms, &st, eb);
 
 	if (r < 0)
 		return r;
@@ -237,10 +241,10 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	r = agent_run(c, args, COLL_AGENT_TIMEOUT_MS, &desc, eb);
 	if (r < 0)
 		return r;
-	r = coll_file_read_all(c->dom, GUEST_INFO_PATH, COLL_INFO_MAX_BYTES, &buf, &len, eb);
+	r = coll_file_read_all(c->cc.dom, GUEST_INFO_PATH, COLL_INFO_MAX_BYTES, &buf, &len, eb);
 	if (r < 0)
 		return vtc_err_prefix(eb, r, "agent info");
-	coll_file_delete(c->dom, GUEST_INFO_PATH, NULL);
+	coll_file_delete(c->cc.dom, GUEST_INFO_PATH, NULL);
 	if (coll_parse_json(buf, len, &info) < 0)
 		return vtc_errf(eb, EBADMSG, "agent info: not a JSON object");
 	r = coll_session_from_info(s, info, eb);
@@ -269,17 +273,17 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	c->boot++;
 	s->stats = c->sess.stats;
 	c->sess = *s;
-	syslog(LOG_INFO, "domain %s: guest boot %u (boot_id %s)", c->domain, c->boot,
-	       c->sess.boot_id);
-	r = coll_probe_run(c->dom, c->agent, COLL_PROBE_ROUNDS, &probe, eb);
+	vt_log(LOG_INFO, "domain %s: guest boot %u (boot_id %s)", c->domain, c->boot,
+	      c->sess.boot_id);
+	r = coll_probe_run(c->cc.dom, c->agent, COLL_PROBE_ROUNDS, &probe, eb);
 	if (r < 0) {
 		note_error(c, "probe", eb);
 		eb->msg[0] = '\0';
 		return 0;	/* a tracepoint timeline may still exist */
 	}
 	save_probe(dir, &probe);
-	syslog(LOG_INFO, "domain %s: probe offset %" PRId64 " +- %" PRIu64 " ticks (%u samples)",
-	       c->domain, (int64_t)probe.offset, probe.error_ticks, probe.samples);
+	vt_log(LOG_INFO, "domain %s: probe offset %" PRId64 " +- %" PRIu64 " ticks (%u samples)",
+	      c->domain, (int64_t)probe.offset, probe.error_ticks, probe.samples);
 	return 0;
 }
 
@@ -301,7 +305,7 @@ static int start_agent(struct coll *c, struct vt_errbuf *eb)
 			const char *path = json_object_get_string(get(o, "path"));
 
 			if (path)
-				coll_file_delete(c->dom, path, NULL);
+				coll_file_delete(c->cc.dom, path, NULL);
 		}
 		json_object_put(o);
 		eb->msg[0] = '\0';
@@ -316,14 +320,17 @@ static int setup(struct coll *c, struct vt_errbuf *eb)
 	bool pushed = false;
 	int r;
 
-	if (virDomainIsActive(c->dom) != 1)
+	r = coll_domain_active(c->cc.dom, eb);
+	if (r < 0)
+		return r;
+	if (r == 0)
 		return vtc_errf(eb, ESRCH, "the domain is not running");
-	r = coll_ping(c->dom, 5, eb);
+	r = coll_ping(c->cc.dom, 5, eb);
 	if (r < 0)
 		return vtc_err_prefix(eb, r, "qemu-ga");
 	free(c->agent);
 	c->agent = NULL;
-	r = coll_agent_ensure(c->dom, c->push, c->agent_binary, &c->agent, &pushed, eb);
+	r = coll_agent_ensure(c->cc.dom, c->push, c->agent_binary, &c->agent, &pushed, eb);
 	if (r < 0)
 		return r;
 	c->pushed |= pushed;	/* found later where it was pushed before */
@@ -336,8 +343,8 @@ static int setup(struct coll *c, struct vt_errbuf *eb)
 		return r;
 	c->started = true;
 	c->bad_in_row = 0;
-	syslog(LOG_INFO, "domain %s: guest agent %s started%s", c->domain, c->agent,
-	       c->pushed ? " (pushed)" : "");
+	vt_log(LOG_INFO, "domain %s: guest agent %s started%s", c->domain, c->agent,
+	      c->pushed ? " (pushed)" : "");
 	return 0;
 }
 
@@ -394,7 +401,7 @@ static int collect(struct coll *c, const char *verb, struct vt_errbuf *eb)
 	bool more = false;
 	int r;
 
-	r = coll_pull(c->dom, c->agent, verb, COLL_COLLECT_TIMEOUT_MS, &c->sess, &ch, &buf, &len,
+	r = coll_pull(c->cc.dom, c->agent, verb, COLL_COLLECT_TIMEOUT_MS, &c->sess, &ch, &buf, &len,
 		      &more, &why, eb);
 	if (r > 0 && c->reserve && c->reserve(c->reserve_ctx, len) < 0) {
 		r = vtc_errf(eb, EDQUOT, "the spool quota is used up: %zu bytes of guest pages "
@@ -425,21 +432,27 @@ static int collect(struct coll *c, const char *verb, struct vt_errbuf *eb)
 	return more ? 1 : 0;
 }
 
+/* CLOCK_REALTIME @ms from now, for pthread_cond_timedwait and pthread_timedjoin_np */
+static void abs_time(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* wait @ms or until a request; true when the thread should end */
 static bool idle(struct coll *c, unsigned ms)
 {
 	struct timespec ts;
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	abs_time(&ts, ms);
 	pthread_mutex_lock(&c->lock);
-	while (!c->stop && !(c->shutdown_req && !c->shutdown_done) &&
+	while (!c->stop && !(c->shutdown_req && !c->shutdown_done) && !c->reconnect_req &&
 	       pthread_cond_timedwait(&c->cond, &c->lock, &ts) == 0)
 		;
 	stop = c->stop;
@@ -447,30 +460,145 @@ static bool idle(struct coll *c, unsigned ms)
 	return stop;
 }
 
+/*
+ * between reconnect tries: @ms, cut to the stop's deadline. True to give up: the deadline
+ * passed, or coll_stop came (except in the last collect, which the deadline bounds).
+ */
+static bool reconnect_wait(void *ctx, unsigned ms)
+{
+	struct coll *c = ctx;
+	int left = coll_deadline_left_ms();
+	struct timespec ts;
+	bool give_up;
+
+	if (left == 0)
+		return true;
+	if ((unsigned)left < ms)
+		ms = (unsigned)left;
+	abs_time(&ts, ms);
+	pthread_mutex_lock(&c->lock);
+	while (!(c->stop && !c->flushing) && pthread_cond_timedwait(&c->cond, &c->lock, &ts) == 0)
+		;
+	give_up = c->stop && !c->flushing;
+	pthread_mutex_unlock(&c->lock);
+	return give_up || coll_deadline_left_ms() == 0;
+}
+
+/*
+ * revive - libvirtd restarted: a new connection to the same domain. The agent's session
+ * (boot, sequence numbers, the agent started) is kept: the agent in the guest never
+ * noticed. libvirtd reconnects to qemu-ga itself after its start: wait for an answer.
+ */
+static int revive(struct coll *c, struct vt_errbuf *eb)
+{
+	unsigned ms = COLL_RECONNECT_FIRST_MS;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	c->reconnect_req = false;
+	pthread_mutex_unlock(&c->lock);
+	c->lost = false;
+	vt_log(LOG_NOTICE, "domain %s: libvirt connection lost (libvirtd restarted?): reopening",
+	      c->domain);
+	r = coll_conn_reopen(&c->cc, reconnect_wait, c, eb);
+	if (r < 0) {
+		note_error(c, "libvirt", eb);
+		return r;
+	}
+	vt_log(LOG_NOTICE, "domain %s: libvirt connection reopened (%" PRIu64 " reconnects)",
+	      c->domain, c->cc.reconnects);
+	for (int i = 0; c->started && i < 8; i++) {
+		struct vt_errbuf ping = { "" };
+
+		r = coll_ping(c->cc.dom, 2, &ping);
+		if (r == -ECONNRESET) {
+			c->lost = true;	/* gone again: the next round reopens it */
+			break;
+		}
+		if (r != -ENOTCONN || reconnect_wait(c, ms))
+			break;	/* answered, or failing for another reason: collect says */
+		ms = ms * 2 > COLL_RECONNECT_MAX_MS ? COLL_RECONNECT_MAX_MS : ms * 2;
+	}
+	eb->msg[0] = '\0';
+	return 0;
+}
+
+/*
+ * the connection is gone, or the recorder said libvirtd restarted. A request is checked
+ * with one call first: the collector may have found the loss and reopened already.
+ */
+static bool must_reconnect(struct coll *c)
+{
+	struct vt_errbuf ignored = { "" };
+	bool req;
+
+	pthread_mutex_lock(&c->lock);
+	req = c->reconnect_req;
+	c->reconnect_req = false;
+	pthread_mutex_unlock(&c->lock);
+	if (c->lost || coll_conn_lost(&c->cc, 0))
+		return true;
+	return req && coll_domain_active(c->cc.dom, &ignored) == -ECONNRESET;
+}
+
 /* the last collect: what waits, then the agent's 'stop' (the guest's rest); it ends by
  * c->deadline (coll_stop's), or within COLL_FLUSH_MS from now */
+static int flush_pull(struct coll *c, struct vt_errbuf *eb)
+{
+	int r = 1;
+
+	for (int i = 0; r == 1 && i < 64; i++)
+		r = collect(c, "collect", eb);
+	if (r >= 0) {
+		r = collect(c, "stop", eb);
+		if (r >= 0 && c->last_dropped)	/* the guest's rest is lost, it still traces */
+			r = vtc_errf(eb, EIO, "the agent's stop was dropped (see bad_chunks)");
+	}
+	if (r == 1)	/* stopped with pages left over: one more pull */
+		r = collect(c, "collect", eb) < 0 ? 0 : 0;
+	return r;
+}
+
+/*
+ * flush_tries - flush_pull with the connection checked first; a connection lost before or
+ * during it is reopened (twice at most, by the deadline). Return: 0 flushed, 1 the domain
+ * does not run any more (nothing to flush), -errno.
+ */
+static int flush_tries(struct coll *c, struct vt_errbuf *eb)
+{
+	int r;
+
+	for (int tries = 0;; tries++) {
+		eb->msg[0] = '\0';
+		if (c->lost || coll_conn_lost(&c->cc, 0))
+			r = vtc_errf(eb, ECONNRESET, "libvirt connection lost");
+		else if ((r = coll_domain_active(c->cc.dom, eb)) == 0)
+			return 1;
+		else if (r > 0)
+			r = flush_pull(c, eb);
+		if (r == -ECONNRESET)
+			c->lost = true;
+		if (r != -ECONNRESET || tries == 2 || revive(c, eb) < 0)
+			return r;
+	}
+}
+
 static void flush(struct coll *c)
 {
 	struct vt_errbuf eb = { "" };
 	int64_t none = 0;
-	int r = 1;
+	int r;
 
 	atomic_compare_exchange_strong(&c->deadline, &none, coll_now_ms() + COLL_FLUSH_MS);
-	if (!c->started || virDomainIsActive(c->dom) != 1)
+	if (!c->started)
 		return;
-	for (int i = 0; r == 1 && i < 64; i++)
-		r = collect(c, "collect", &eb);
-	if (r >= 0) {
-		r = collect(c, "stop", &eb);
-		if (r >= 0 && c->last_dropped)	/* the guest's rest is lost, it still traces */
-			r = vtc_errf(&eb, EIO, "the agent's stop was dropped (see bad_chunks)");
-	}
-	if (r == 1)	/* stopped with pages left over: one more pull */
-		r = collect(c, "collect", &eb) < 0 ? 0 : 0;
-	if (r < 0) {
+	c->flushing = true;
+	r = flush_tries(c, &eb);
+	c->flushing = false;
+	if (r < 0)
 		note_error(c, "final collect", &eb);
+	if (r != 0)
 		return;
-	}
 	c->flushed = true;
 	c->started = false;
 }
@@ -479,8 +607,11 @@ static void open_libvirt(struct coll *c)
 {
 	struct vt_errbuf eb = { "" };
 
-	while (!c->dom && !c->stop) {
-		if (coll_open_domain(c->domain, &c->conn, &c->dom, &eb) == 0)
+	while (!c->cc.dom && !c->stop) {
+		pthread_mutex_lock(&c->lock);
+		c->reconnect_req = false;	/* a first open is what it asks for: idle waits */
+		pthread_mutex_unlock(&c->lock);
+		if (coll_conn_open(&c->cc, c->domain, &eb) == 0)
 			break;
 		snprintf(c->no_agent, sizeof(c->no_agent), "libvirt: %s", eb.msg);
 		if (idle(c, 5000))
@@ -496,10 +627,10 @@ static void load_domain_config(struct coll *c)
 	bool enabled;
 
 	if (vt_config_load(NULL, &cfg, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: config: %s (defaults used)", c->domain, eb.msg);
-	xml = c->dom ? virDomainGetXMLDesc(c->dom, 0) : NULL;
+		vt_log(LOG_WARNING, "domain %s: config: %s (defaults used)", c->domain, eb.msg);
+	xml = c->cc.dom ? virDomainGetXMLDesc(c->cc.dom, 0) : NULL;
 	if (xml && vt_config_apply_domain(&cfg, c->domain, xml, &enabled, &eb) < 0)
-		syslog(LOG_WARNING, "domain %s: metadata: %s", c->domain, eb.msg);
+		vt_log(LOG_WARNING, "domain %s: metadata: %s", c->domain, eb.msg);
 	free(xml);
 	free(c->events);
 	c->events = strdup(cfg.guest_events ? cfg.guest_events : "sched:sched_switch");
@@ -511,6 +642,23 @@ static void load_domain_config(struct coll *c)
 	vt_config_fini(&cfg);
 }
 
+/* virDomainShutdown, once more on a reopened connection when libvirtd restarted */
+static int shutdown_domain(struct coll *c, struct vt_errbuf *eb)
+{
+	for (int tries = 0;; tries++) {
+		virErrorPtr e;
+
+		if (c->cc.dom && virDomainShutdown(c->cc.dom) == 0)
+			return 0;
+		e = c->cc.dom ? virGetLastError() : NULL;
+		if (tries == 1 || (c->cc.dom && !coll_conn_lost_error(e)))
+			return vtc_errf(eb, EIO, "%s", e && e->message ? e->message : "failed");
+		c->lost = true;
+		if (revive(c, eb) < 0)
+			return vtc_err(ENOTCONN);
+	}
+}
+
 static void *thread_main(void *arg)
 {
 	struct coll *c = arg;
@@ -519,39 +667,54 @@ static void *thread_main(void *arg)
 
 	coll_deadline_watch(&c->deadline);
 	open_libvirt(c);
-	if (c->dom)
+	if (c->cc.dom)
 		load_domain_config(c);
-	while (c->dom && !stop) {
+	else
+		stop = true;	/* stopped before the domain was found */
+	while (!stop) {
+		bool revived = false;
 		int r = 0;
 
 		eb.msg[0] = '\0';
 		pthread_mutex_lock(&c->lock);
 		bool shut = c->shutdown_req && !c->shutdown_done;
+		if (c->shutdown_done)
+			c->reconnect_req = false;	/* the domain goes: nothing to reopen for */
 		pthread_mutex_unlock(&c->lock);
+		if (c->shutdown_done) {
+			stop = idle(c, 600000);
+			continue;
+		}
+		if (must_reconnect(c)) {
+			if (revive(c, &eb) < 0) {
+				save_state(c);
+				stop = idle(c, 5000);	/* libvirtd still away: try again */
+				continue;
+			}
+			revived = true;
+		}
 		if (shut) {
 			flush(c);
 			pthread_mutex_lock(&c->lock);
 			if (!c->stop)	/* the flush's own limit is over */
 				atomic_store(&c->deadline, 0);
 			pthread_mutex_unlock(&c->lock);
-			if (virDomainShutdown(c->dom) < 0) {
-				virErrorPtr e = virGetLastError();
-
-				snprintf(eb.msg, sizeof(eb.msg), "%s",
-					 e && e->message ? e->message : "failed");
+			r = shutdown_domain(c, &eb);
+			if (r < 0)
 				note_error(c, "virDomainShutdown", &eb);
-			}
 			c->shutdown_done = true;
 			save_state(c);
 			stop = idle(c, 600000);
 			continue;
 		}
-		if (c->shutdown_done) {
-			stop = idle(c, 600000);
-			continue;
-		}
 		if (!c->started) {
 			r = setup(c, &eb);
+			if (r == -ECONNRESET) {	/* reopened at once, not the guest's fault */
+				c->lost = true;
+				if (revived)	/* lost again at once: not in a tight loop */
+					stop = idle(c, c->poll_ms);
+				continue;
+			}
 			if (r < 0) {
 				if (!c->boot)
 					snprintf(c->no_agent, sizeof(c->no_agent), "%s", eb.msg);
@@ -564,6 +727,14 @@ static void *thread_main(void *arg)
 			c->no_agent[0] = '\0';
 		}
 		r = collect(c, "collect", &eb);
+		if (r == -ECONNRESET) {
+			/* libvirtd restarted: the agent in the guest goes on, its session too */
+			c->lost = true;
+			save_state(c);
+			if (revived)
+				stop = idle(c, c->poll_ms);
+			continue;
+		}
 		if (r < 0) {
 			c->failures++;
 			note_error(c, "collect", &eb);
@@ -574,7 +745,7 @@ static void *thread_main(void *arg)
 			stop = idle(c, c->poll_ms);
 	}
 	/* stop: the last collect while the domain still runs (every call has a timeout) */
-	if (c->dom && !c->shutdown_done)
+	if (!c->shutdown_done)
 		flush(c);
 	save_state(c);
 	return NULL;
@@ -611,6 +782,16 @@ int coll_start(const struct coll_opts *opts, struct coll **ret, struct vt_errbuf
 	return 0;
 }
 
+void coll_reconnect(struct coll *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->reconnect_req = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void coll_shutdown(struct coll *c)
 {
 	if (!c)
@@ -635,13 +816,7 @@ void coll_stop(struct coll *c, int max_ms)
 	c->stop = true;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += max_ms / 1000;
-	ts.tv_nsec += (long)(max_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	abs_time(&ts, max_ms > 0 ? (unsigned)max_ms : 0);
 	if (pthread_timedjoin_np(c->thread, NULL, &ts) == 0) {
 		c->thread_running = false;
 		return;
@@ -653,8 +828,8 @@ void coll_stop(struct coll *c, int max_ms)
 	pthread_mutex_unlock(&c->lock);
 	pthread_detach(c->thread);
 	c->thread_running = false;
-	syslog(LOG_WARNING, "domain %s: guest agent: collector stuck after %d ms: abandoned",
-	       c->domain, max_ms);
+	vt_log(LOG_WARNING, "domain %s: guest agent: collector stuck after %d ms: abandoned",
+	      c->domain, max_ms);
 }
 
 void coll_free(struct coll *c)
@@ -663,10 +838,7 @@ void coll_free(struct coll *c)
 		return;
 	if (c->abandoned)
 		return;	/* the stuck thread still uses it */
-	if (c->dom)
-		virDomainFree(c->dom);
-	if (c->conn)
-		virConnectClose(c->conn);
+	coll_conn_close(&c->cc);
 	for (unsigned i = 0; i < c->nerrors; i++)
 		free(c->errors[i]);
 	pthread_mutex_destroy(&c->lock);

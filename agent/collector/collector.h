@@ -60,6 +60,11 @@ int coll_start(const struct coll_opts *opts, struct coll **ret, struct vt_errbuf
  */
 void coll_shutdown(struct coll *c);
 /*
+ * coll_reconnect - libvirtd restarted (the hook's 'reconnect'): reopen the libvirt
+ * connection now rather than at the next failing agent call; asynchronous.
+ */
+void coll_reconnect(struct coll *c);
+/*
  * coll_stop - end the collector: what it does now and a last collect while the domain
  * still runs, together within COLL_FLUSH_MS (and @max_ms); the uncovered time recorded,
  * spool/guest.json written; joins the thread (a thread stuck past @max_ms, e.g. in one
@@ -161,6 +166,38 @@ int coll_probe_pick(const struct coll_probe_sample *s, size_t n, struct coll_pro
 int coll_probe_run(virDomainPtr dom, const char *agent, unsigned rounds, struct coll_probe *ret,
 		   struct vt_errbuf *eb);
 uint64_t coll_host_tsc(void);
+
+/* ---- conn.c: the collector's own connection, reopened when libvirtd restarts */
+#define COLL_RECONNECT_TRIES 12		/* opens in one reopen, the first at once */
+#define COLL_RECONNECT_FIRST_MS 250	/* the wait before the second, doubled ... */
+#define COLL_RECONNECT_MAX_MS 4000	/* ... up to this: 12 tries span about 32 s */
+
+struct coll_conn {
+	char *domain;				/* its name (owned) */
+	char uuid[VIR_UUID_STRING_BUFLEN];	/* of the first open, "" before: reopens use it */
+	virConnectPtr conn;
+	virDomainPtr dom;			/* NULL while no connection is open */
+	uint64_t reconnects;			/* reopens after a lost connection */
+};
+
+/* connect (VT_LIBVIRT_URI, else qemu:///system) and look @domain up by name */
+int coll_conn_open(struct coll_conn *cc, const char *domain, struct vt_errbuf *eb);
+/*
+ * coll_conn_lost - true when the connection is gone: @r is -ECONNRESET (what an agent call
+ * returns for coll_conn_lost_error), none is open, or virConnectIsAlive says so.
+ */
+bool coll_conn_lost(const struct coll_conn *cc, int r);
+/*
+ * coll_conn_reopen - release the dead connection, connect again and find the same domain
+ * (by uuid): at most COLL_RECONNECT_TRIES, calling @wait(@ctx, ms) between tries with
+ * growing waits (it returns true to give up: -ECANCELED). Return: 0 (reconnects counted),
+ * or the last try's -errno with the reason in @eb; cc->dom is NULL then.
+ */
+int coll_conn_reopen(struct coll_conn *cc, bool (*wait)(void *ctx, unsigned ms), void *ctx,
+		     struct vt_errbuf *eb);
+/* virDomainIsActive: 1, 0, -ECONNRESET (connection lost), -EIO */
+int coll_domain_active(virDomainPtr dom, struct vt_errbuf *eb);
+void coll_conn_close(struct coll_conn *cc);
 
 /* ---- open a read-write connection and the domain (for agent-install, shutdown) */
 int coll_open_domain(const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,

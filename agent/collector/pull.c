@@ -216,6 +216,7 @@ static enum coll_bad call_reason(int r)
 	case -EBADMSG:
 	case -EREMOTEIO:	/* qemu-ga's error reply, or libvirt's */
 		return COLL_BAD_REPLY;
+	case -ECONNRESET:	/* libvirtd restarted: not the guest's fault, the collector reconnects */
 	default:
 		return COLL_BAD_N;	/* qemu-ga or the domain gone: set up again */
 	}

@@ -82,6 +82,18 @@ static struct json_object *get(struct json_object *o, const char *key)
 	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
+bool coll_conn_lost_error(const virError *e)
+{
+	if (!e)
+		return false;
+	if (e->code == VIR_ERR_NO_CONNECT || e->code == VIR_ERR_INVALID_CONN)
+		return true;
+	/* "End of file while reading data", "Cannot write data: Broken pipe", ... */
+	if (e->domain == VIR_FROM_RPC && e->code == VIR_ERR_SYSTEM_ERROR)
+		return true;
+	return e->message && strstr(e->message, "client socket is closed");
+}
+
 /* a libvirt failure as -errno with the reason */
 static int virt_failure(struct vt_errbuf *eb, const char *what)
 {
@@ -89,6 +101,8 @@ static int virt_failure(struct vt_errbuf *eb, const char *what)
 	const char *msg = e && e->message ? e->message : "no reply from the guest agent";
 	int err = EREMOTEIO;
 
+	if (coll_conn_lost_error(e))	/* not the guest's doing: the collector reconnects */
+		return vtc_errf(eb, ECONNRESET, "%s: libvirt connection lost: %s", what, msg);
 	if (e && e->code == VIR_ERR_OPERATION_TIMEOUT)
 		err = ETIMEDOUT;
 	else if (e && e->code == VIR_ERR_AGENT_UNRESPONSIVE)

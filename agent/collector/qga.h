@@ -9,6 +9,7 @@
 #define COLL_QGA_H
 
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,11 +39,20 @@ int coll_deadline_left_ms(void);
 /*
  * coll_qga - send @cmd (complete QGA JSON) to @dom's agent, wait at most @timeout_s.
  * Return: 0 with *ret = the reply's "return" member (caller owns: json_object_put);
- * -EREMOTEIO for an {"error":...} reply or a libvirt failure (desc in @eb), -ETIMEDOUT,
+ * -EREMOTEIO for an {"error":...} reply or a libvirt failure (desc in @eb), -ECONNRESET
+ * when libvirt's connection is gone (coll_conn_lost_error), -ETIMEDOUT,
  * -EMSGSIZE for a reply over COLL_REPLY_MAX, -EBADMSG for garbage.
  */
 int coll_qga(virDomainPtr dom, const char *cmd, int timeout_s, struct json_object **ret,
 	     struct vt_errbuf *eb);
+
+/*
+ * coll_conn_lost_error - @e says libvirt's connection is gone (libvirtd stopped or
+ * restarted: VIR_ERR_NO_CONNECT, VIR_ERR_INVALID_CONN, an RPC system error, "client
+ * socket is closed"), not that the guest or its agent failed. The agent calls return
+ * -ECONNRESET for it.
+ */
+bool coll_conn_lost_error(const virError *e);
 
 /* base64 (RFC 4648, padded). encode: *ret malloc'ed, NUL-terminated. 0 or -ENOMEM. */
 int coll_b64_encode(const void *data, size_t len, char **ret);

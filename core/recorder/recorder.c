@@ -276,6 +276,7 @@ static void on_reconnect(struct recorder *rec)
 	if (!rec->note[0])
 		snprintf(rec->note, sizeof(rec->note), "%s", text);
 	vt_log(LOG_NOTICE, "domain %s: %s", rec->domain, text);
+	coll_reconnect(rec->coll);	/* its libvirt connection died with the old libvirtd */
 }
 
 /* one request line per connection, one reply line */

@@ -3,7 +3,8 @@
 # Helpers of the fault tests (sourced after libvirt.sh): the recorder of a domain,
 # a snapshot of what its spool holds just before a fault, and the checks every
 # fault test makes once the run is final: each page spooled before the fault is in
-# host.dat, trace-cmd reads host.dat, no tracefs instance and no recorder is left.
+# host.dat, trace-cmd reads host.dat, no tracefs instance and no recorder is left;
+# and libvirtd restarted under the running domains.
 
 VT_PAGES=$VT_SOURCE_DIR/tests/e2e/spool-pages.py
 
@@ -98,4 +99,44 @@ vt_domain_define_busy()
 {
 	vt_domain_define "$1" 2 --cmdline 'console=ttyS0 panic=1 loglevel=8' --metadata \
 		"<vt:trace xmlns:vt=\"urn:x-virt-trace:1\" enabled=\"yes\"><vt:host events=\"$2\" buffer-kb=\"$3\"/></vt:trace>"
+}
+
+# vt_daemon CMD...: CMD without any fd of ours but 0-2 (/dev/null): a daemon that kept
+# the fd of `flock /tmp/vt-e2e.lock` (or ctest's pipes) would hold them forever
+vt_daemon()
+{
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+		done
+		exec "$@" </dev/null >/dev/null 2>&1
+	)
+}
+
+# vt_libvirtd_up: virtlogd and libvirtd run and qemu:///system answers (1 after 30 s)
+vt_libvirtd_up()
+{
+	pgrep -x virtlogd >/dev/null || vt_daemon virtlogd -d
+	pgrep -x libvirtd >/dev/null || vt_daemon libvirtd -d
+	for _ in $(seq 60); do
+		timeout 10 virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# vt_libvirtd_restart: as scripts/setup.sh does; QEMU and the recorders stay (libvirt
+# calls the hook with 'reconnect begin' for every running domain)
+vt_libvirtd_restart()
+{
+	local pid
+	pid=$(cat /run/libvirtd.pid) || vt_fail "no /run/libvirtd.pid"
+	kill -TERM "$pid" || vt_fail "cannot stop libvirtd $pid"
+	for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && vt_fail "libvirtd $pid did not stop within 15 s"
+	vt_libvirtd_up || vt_fail "libvirtd does not answer after the restart"
+	vt_log "libvirtd restarted (pid $pid -> $(cat /run/libvirtd.pid))"
+	! ls -l "/proc/$(cat /run/libvirtd.pid)/fd" 2>/dev/null | grep -q ' -> /tmp/' ||
+		vt_fail "the new libvirtd holds files of the test: $(ls -l "/proc/$(cat /run/libvirtd.pid)/fd" | grep ' -> /tmp/')"
 }

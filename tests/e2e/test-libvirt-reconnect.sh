@@ -20,45 +20,8 @@ vt_need_cmd pgrep libvirtd virtlogd
 vt_workdir libvirt-reconnect
 dom=vt-e2e-$$-c
 
-# daemon CMD...: CMD without any fd of ours but 0-2 (/dev/null): a daemon that kept
-# the fd of `flock /tmp/vt-e2e.lock` (or ctest's pipes) would hold them forever
-daemon()
-{
-	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-		done
-		exec "$@" </dev/null >/dev/null 2>&1
-	)
-}
-
-libvirtd_up()
-{
-	pgrep -x virtlogd >/dev/null || daemon virtlogd -d
-	pgrep -x libvirtd >/dev/null || daemon libvirtd -d
-	for _ in $(seq 60); do
-		timeout 10 virsh -c qemu:///system version >/dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	return 1
-}
-trap 'libvirtd_up; vt_domains_cleanup' EXIT
+trap 'vt_libvirtd_up; vt_domains_cleanup' EXIT
 trap 'exit 124' TERM INT
-
-# restart_libvirtd: as scripts/setup.sh does; QEMU and the recorder stay
-restart_libvirtd()
-{
-	local pid
-	pid=$(cat /run/libvirtd.pid) || vt_fail "no /run/libvirtd.pid"
-	kill -TERM "$pid" || vt_fail "cannot stop libvirtd $pid"
-	for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$pid" 2>/dev/null && vt_fail "libvirtd $pid did not stop within 15 s"
-	libvirtd_up || vt_fail "libvirtd does not answer after the restart"
-	vt_log "libvirtd restarted (pid $pid -> $(cat /run/libvirtd.pid))"
-	! ls -l "/proc/$(cat /run/libvirtd.pid)/fd" 2>/dev/null | grep -q ' -> /tmp/' ||
-		vt_fail "the new libvirtd holds files of the test: $(ls -l "/proc/$(cat /run/libvirtd.pid)/fd" | grep ' -> /tmp/')"
-}
 
 vt_domain_define_busy "$dom" "kvm:kvm_entry,kvm:kvm_exit,kvm:kvm_pio,sched:*,irq:*" 32
 
@@ -69,7 +32,7 @@ run1=$(basename "$("$VT_CLI" path "$dom")")
 vt_wait_spool_pages "$dom" 8 15 || vt_fail "$dom: the spool holds less than 8 pages after 15 s"
 rec=$(vt_recorder_pids "$dom")
 vt_spool_snapshot "$dom" pages1 >pages1.n
-restart_libvirtd
+vt_libvirtd_restart
 [ "$(virsh_ domstate "$dom")" = running ] || vt_fail "$dom is not running after the restart"
 [ "$(vt_recorder_pids "$dom")" = "$rec" ] || vt_fail "recorder $rec did not go on ($(vt_recorder_pids "$dom"))"
 for _ in $(seq 50); do
@@ -95,7 +58,7 @@ vt_spool_snapshot "$dom" pages2 >pages2.n
 kill -KILL "$rec"
 for _ in $(seq 50); do kill -0 "$rec" 2>/dev/null || break; sleep 0.1; done
 vt_log "recorder $rec of $dom killed with SIGKILL ($(cat pages2.n))"
-restart_libvirtd
+vt_libvirtd_restart
 for _ in $(seq 100); do
 	[ -n "$(vt_recorder_pids "$dom")" ] && [ "$(vt_manifest "$dom" "$run2" 'm["state"]')" = incomplete ] && break
 	sleep 0.1

@@ -4,7 +4,10 @@
  * -Wl,--wrap=virDomainQemuAgentCommand (good, oversized, garbage, error, timeout),
  * base64, the guest-file and guest-exec helpers, the probe's offset choice, and whole
  * collects from a hostile agent (pull.c): oversized, truncated, garbage, wrong-boot,
- * replayed and slow answers, each dropped with its reason.
+ * replayed and slow answers, each dropped with its reason; the collector's libvirt
+ * connection (conn.c, and collector.c's thread) with virConnectOpen and the domain calls
+ * faked (--wrap): a lost connection told from a failing guest, reopened with growing
+ * waits, given up at stop, and counted in spool/guest.json.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,12 +16,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <json.h>
 
@@ -887,6 +893,464 @@ static void session_takes_ids_of_the_formats(void **state)
 	free(s);
 }
 
+/* ---- conn.c and the collector thread: libvirtd restarts ---- */
+
+/* the libvirt calls of conn.c and collector.c; the collector thread calls them too */
+static atomic_int opens, open_budget = -1;	/* budget: opens that succeed, -1 all */
+static atomic_int closes, by_name, by_uuid, alive = 1;
+static atomic_int active_calls, active_lost;	/* virDomainIsActive: calls, lost ones */
+static atomic_bool active_always_lost;
+#define UUID "6f1d2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
+
+static void lose_connection(void)
+{
+	have_error = true;
+	fake_error = (virError){ .code = VIR_ERR_SYSTEM_ERROR, .domain = VIR_FROM_RPC,
+				 .message = (char *)"End of file while reading data: "
+						    "Input/output error" };
+}
+
+virConnectPtr __wrap_virConnectOpen(const char *uri);
+virConnectPtr __wrap_virConnectOpen(const char *uri)
+{
+	int budget = atomic_load(&open_budget);
+
+	(void)uri;
+	if (budget == 0) {
+		have_error = true;
+		fake_error = (virError){ .code = VIR_ERR_SYSTEM_ERROR, .domain = VIR_FROM_RPC,
+					 .message = (char *)"Failed to connect socket: "
+							    "Connection refused" };
+		return NULL;
+	}
+	if (budget > 0)
+		atomic_fetch_sub(&open_budget, 1);
+	have_error = false;
+	return (virConnectPtr)(uintptr_t)(0x1000 + atomic_fetch_add(&opens, 1));
+}
+
+int __wrap_virConnectClose(virConnectPtr conn);
+int __wrap_virConnectClose(virConnectPtr conn)
+{
+	(void)conn;
+	atomic_fetch_add(&closes, 1);
+	return 0;
+}
+
+int __wrap_virConnectIsAlive(virConnectPtr conn);
+int __wrap_virConnectIsAlive(virConnectPtr conn)
+{
+	(void)conn;
+	return atomic_load(&alive);
+}
+
+virDomainPtr __wrap_virDomainLookupByName(virConnectPtr conn, const char *name);
+virDomainPtr __wrap_virDomainLookupByName(virConnectPtr conn, const char *name)
+{
+	(void)conn;
+	(void)name;
+	atomic_fetch_add(&by_name, 1);
+	return (virDomainPtr)0x2000;
+}
+
+virDomainPtr __wrap_virDomainLookupByUUIDString(virConnectPtr conn, const char *uuid);
+virDomainPtr __wrap_virDomainLookupByUUIDString(virConnectPtr conn, const char *uuid)
+{
+	(void)conn;
+	if (strcmp(uuid, UUID))
+		return NULL;
+	atomic_fetch_add(&by_uuid, 1);
+	return (virDomainPtr)0x2001;
+}
+
+int __wrap_virDomainGetUUIDString(virDomainPtr d, char *buf);
+int __wrap_virDomainGetUUIDString(virDomainPtr d, char *buf)
+{
+	(void)d;
+	strcpy(buf, UUID);
+	return 0;
+}
+
+int __wrap_virDomainFree(virDomainPtr d);
+int __wrap_virDomainFree(virDomainPtr d)
+{
+	(void)d;
+	return 0;
+}
+
+/* 0 (not running), or a lost connection: always, or @active_lost times */
+int __wrap_virDomainIsActive(virDomainPtr d);
+int __wrap_virDomainIsActive(virDomainPtr d)
+{
+	int n = atomic_load(&active_lost);
+
+	(void)d;
+	atomic_fetch_add(&active_calls, 1);
+	if (atomic_load(&active_always_lost) ||
+	    (n > 0 && atomic_compare_exchange_strong(&active_lost, &n, n - 1))) {
+		lose_connection();
+		return -1;
+	}
+	have_error = false;
+	return 0;
+}
+
+char *__wrap_virDomainGetXMLDesc(virDomainPtr d, unsigned int flags);
+char *__wrap_virDomainGetXMLDesc(virDomainPtr d, unsigned int flags)
+{
+	(void)d;
+	(void)flags;
+	return NULL;
+}
+
+int __wrap_virDomainShutdown(virDomainPtr d);
+int __wrap_virDomainShutdown(virDomainPtr d)
+{
+	(void)d;
+	return 0;
+}
+
+static int conn_reset(void **state)
+{
+	(void)state;
+	atomic_store(&opens, 0);
+	atomic_store(&open_budget, -1);
+	atomic_store(&closes, 0);
+	atomic_store(&by_name, 0);
+	atomic_store(&by_uuid, 0);
+	atomic_store(&alive, 1);
+	atomic_store(&active_calls, 0);
+	atomic_store(&active_lost, 0);
+	atomic_store(&active_always_lost, false);
+	have_error = false;
+	return 0;
+}
+
+/* Only libvirt's own connection failures count as lost, never the guest's or qemu-ga's. */
+static void conn_lost_error_tells_libvirt_from_the_guest(void **state)
+{
+	static const struct {
+		int domain, code;
+		const char *message;
+		bool lost;
+	} cases[] = {
+		{ VIR_FROM_RPC, VIR_ERR_SYSTEM_ERROR,
+		  "End of file while reading data: Input/output error", true },
+		{ VIR_FROM_RPC, VIR_ERR_SYSTEM_ERROR, "Cannot write data: Broken pipe", true },
+		{ VIR_FROM_RPC, VIR_ERR_INTERNAL_ERROR, "internal error: client socket is closed",
+		  true },
+		{ VIR_FROM_NONE, VIR_ERR_NO_CONNECT, "no connection driver available", true },
+		{ VIR_FROM_NONE, VIR_ERR_INVALID_CONN, "invalid connection pointer", true },
+		{ VIR_FROM_QEMU, VIR_ERR_AGENT_UNRESPONSIVE,
+		  "Guest agent is not responding: QEMU guest agent is not connected", false },
+		{ VIR_FROM_QEMU, VIR_ERR_OPERATION_TIMEOUT, "timed out", false },
+		{ VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID, "domain is not running", false },
+		{ VIR_FROM_QEMU, VIR_ERR_SYSTEM_ERROR, "Cannot open file: Permission denied", false },
+		{ VIR_FROM_RPC, VIR_ERR_RPC, "Unable to encode message payload", false },
+		{ VIR_FROM_QEMU, VIR_ERR_INTERNAL_ERROR, "unable to execute QEMU agent command",
+		  false },
+		{ VIR_FROM_QEMU, VIR_ERR_INTERNAL_ERROR, NULL, false },
+	};
+
+	(void)state;
+	assert_false(coll_conn_lost_error(NULL));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		virError e = { .domain = cases[i].domain, .code = cases[i].code,
+			       .message = (char *)cases[i].message };
+
+		if (coll_conn_lost_error(&e) != cases[i].lost)
+			fail_msg("case %zu ('%s'): want %s", i, cases[i].message ? cases[i].message
+										: "(null)",
+				 cases[i].lost ? "lost" : "not lost");
+	}
+}
+
+/* An agent call on a dead connection: -ECONNRESET, and no dropped chunk in a pull. */
+static void qga_lost_connection_is_econnreset(void **state)
+{
+	struct coll_session *s = session();
+	struct vt_errbuf eb = { "" };
+	struct pulled p;
+
+	(void)state;
+	lose_connection();
+	queue(NULL);
+	assert_int_equal(coll_ping(dom, 5, &eb), -ECONNRESET);
+	assert_non_null(strstr(eb.msg, "libvirt connection lost"));
+	/* lost while the chunk is read: not the guest's fault */
+	reply_agent_json(collect_reply(1000, BOOT));
+	queue(NULL);	/* guest-file-open */
+	queue(NULL);	/* the chunk's rm: guest-exec */
+	p = pull(s, 5000);
+	assert_int_equal(p.r, -ECONNRESET);
+	assert_int_equal(p.why, COLL_BAD_N);
+	free(s);
+}
+
+static void conn_lost_asks_the_connection(void **state)
+{
+	struct coll_conn cc = { 0 };
+	struct vt_errbuf eb = { "" };
+
+	(void)state;
+	assert_true(coll_conn_lost(&cc, 0));	/* none open */
+	assert_int_equal(coll_conn_open(&cc, "dom", &eb), 0);
+	assert_string_equal(cc.uuid, UUID);
+	assert_false(coll_conn_lost(&cc, 0));
+	assert_false(coll_conn_lost(&cc, -EREMOTEIO));
+	assert_true(coll_conn_lost(&cc, -ECONNRESET));
+	atomic_store(&alive, 0);
+	assert_true(coll_conn_lost(&cc, 0));
+	assert_int_equal(coll_domain_active(cc.dom, &eb), 0);
+	atomic_store(&active_lost, 1);
+	assert_int_equal(coll_domain_active(cc.dom, &eb), -ECONNRESET);
+	assert_int_equal(coll_domain_active(NULL, &eb), -ECONNRESET);
+	coll_conn_close(&cc);
+	assert_null(cc.domain);
+	assert_int_equal(atomic_load(&closes), 1);
+}
+
+static unsigned waits[64];
+static size_t nwaits;
+static size_t back_at;		/* the wait after which libvirtd accepts again (1-based) */
+static size_t give_up_at;	/* the wait that returns true (1-based), 0 never */
+
+static bool record_wait(void *ctx, unsigned ms)
+{
+	(void)ctx;
+	if (nwaits < 64)
+		waits[nwaits] = ms;
+	nwaits++;
+	if (nwaits == back_at)
+		atomic_store(&open_budget, -1);
+	return nwaits == give_up_at;
+}
+
+static void waits_reset(size_t back, size_t give_up)
+{
+	nwaits = 0;
+	back_at = back;
+	give_up_at = give_up;
+}
+
+/* libvirtd back after four refused opens: the waits double, the domain found by uuid */
+static void reopen_backs_off_then_finds_the_domain_by_uuid(void **state)
+{
+	static const unsigned want[] = { 250, 500, 1000, 2000 };
+	struct coll_conn cc = { 0 };
+	struct vt_errbuf eb = { "" };
+
+	(void)state;
+	assert_int_equal(coll_conn_open(&cc, "dom", &eb), 0);
+	assert_int_equal(cc.reconnects, 0);
+	atomic_store(&open_budget, 0);	/* libvirtd away: opens refused */
+	waits_reset(4, 0);
+	assert_int_equal(coll_conn_reopen(&cc, record_wait, NULL, &eb), 0);
+	assert_int_equal(nwaits, 4);
+	assert_memory_equal(waits, want, sizeof(want));
+	assert_int_equal(atomic_load(&opens), 2);	/* the first and the reopen */
+	assert_int_equal(cc.reconnects, 1);
+	assert_ptr_equal(cc.dom, (virDomainPtr)0x2001);
+	assert_int_equal(atomic_load(&by_name), 1);
+	assert_int_equal(atomic_load(&by_uuid), 1);
+	assert_int_equal(atomic_load(&closes), 1);	/* the dead one released */
+	coll_conn_close(&cc);
+	assert_int_equal(atomic_load(&closes), 2);
+}
+
+/* The waiter says stop: given up at once with -ECANCELED, nothing counted, nothing open. */
+static void reopen_gives_up_when_the_wait_says_so(void **state)
+{
+	struct coll_conn cc = { 0 };
+	struct vt_errbuf eb = { "" };
+
+	(void)state;
+	assert_int_equal(coll_conn_open(&cc, "dom", &eb), 0);
+	atomic_store(&open_budget, 0);
+	waits_reset(0, 3);
+	assert_int_equal(coll_conn_reopen(&cc, record_wait, NULL, &eb), -ECANCELED);
+	assert_int_equal(nwaits, 3);
+	assert_non_null(strstr(eb.msg, "libvirt reconnect given up"));
+	assert_non_null(strstr(eb.msg, "Connection refused"));
+	assert_int_equal(cc.reconnects, 0);
+	assert_null(cc.dom);
+	assert_null(cc.conn);
+	assert_true(coll_conn_lost(&cc, 0));
+	coll_conn_close(&cc);
+}
+
+/* libvirtd never back: COLL_RECONNECT_TRIES opens, the waits capped, then its error. */
+static void reopen_fails_after_its_tries(void **state)
+{
+	struct coll_conn cc = { 0 };
+	struct vt_errbuf eb = { "" };
+	unsigned total = 0;
+
+	(void)state;
+	assert_int_equal(coll_conn_open(&cc, "dom", &eb), 0);
+	atomic_store(&open_budget, 0);
+	waits_reset(0, 0);
+	assert_int_equal(coll_conn_reopen(&cc, record_wait, NULL, &eb), -ENOTCONN);
+	assert_int_equal(nwaits, COLL_RECONNECT_TRIES - 1);
+	for (size_t i = 0; i < nwaits; i++) {
+		assert_true(waits[i] <= COLL_RECONNECT_MAX_MS);
+		assert_true(i == 0 || waits[i] >= waits[i - 1]);
+		total += waits[i];
+	}
+	assert_int_equal(waits[0], COLL_RECONNECT_FIRST_MS);
+	assert_int_equal(waits[nwaits - 1], COLL_RECONNECT_MAX_MS);
+	assert_in_range(total, 20000, 40000);	/* "about 32 s" of collector.h */
+	assert_non_null(strstr(eb.msg, "tries"));
+	assert_int_equal(cc.reconnects, 0);
+	assert_null(cc.dom);
+	coll_conn_close(&cc);
+}
+
+/* ---- the collector thread over a libvirtd restart (no guest agent reached) ---- */
+
+struct run {
+	char *spool;
+	struct coll *c;
+};
+
+static void run_start(struct run *run)
+{
+	struct coll_opts o = { .domain = "dom", .poll_ms = 100 };
+	struct vt_errbuf eb = { "" };
+	char cfg[512];
+
+	run->spool = vt_test_tmpdir();
+	snprintf(cfg, sizeof(cfg), "%s/none.conf", run->spool);
+	setenv("VT_CONFIG", cfg, 1);	/* absent: the defaults */
+	o.spool = run->spool;
+	if (coll_start(&o, &run->c, &eb) < 0)
+		fail_msg("coll_start: %s", eb.msg);
+}
+
+/* spool/guest.json's member @key as an integer; -1 while the file or the key is missing */
+static int64_t state_figure(const struct run *run, const char *key)
+{
+	char path[512];
+	struct json_object *o, *v;
+	int64_t n = -1;
+
+	snprintf(path, sizeof(path), "%s/guest.json", run->spool);
+	o = json_object_from_file(path);
+	if (o && json_object_object_get_ex(o, key, &v))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+static bool state_says(const struct run *run, const char *text)
+{
+	char path[512], buf[8192] = "";
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/guest.json", run->spool);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && strstr(buf, text);
+}
+
+/* wait (5 s at most: a bound, not a measurement) until guest.json says @key >= @want */
+static bool wait_figure(const struct run *run, const char *key, int64_t want)
+{
+	for (int i = 0; i < 500; i++) {
+		if (state_figure(run, key) >= want)
+			return true;
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	}
+	return false;
+}
+
+static bool wait_calls(int want)
+{
+	for (int i = 0; i < 500 && atomic_load(&active_calls) < want; i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	return atomic_load(&active_calls) >= want;
+}
+
+static void run_end(struct run *run)
+{
+	coll_stop(run->c, 10000);
+	coll_free(run->c);
+	vt_test_rmtree(run->spool);
+	free(run->spool);
+	unsetenv("VT_CONFIG");
+}
+
+/* The connection dies under the collector: reopened at once, and counted in guest.json. */
+static void collector_counts_a_reconnect_in_state(void **state)
+{
+	struct run run;
+
+	(void)state;
+	atomic_store(&active_lost, 1);	/* the first call finds libvirtd gone */
+	run_start(&run);
+	if (!wait_figure(&run, "libvirt_reconnects", 1))
+		fail_msg("guest.json: libvirt_reconnects %lld, want 1",
+			 (long long)state_figure(&run, "libvirt_reconnects"));
+	run_end(&run);
+	assert_int_equal(atomic_load(&opens), 2);
+	assert_int_equal(atomic_load(&by_uuid), 1);
+	assert_int_equal(atomic_load(&closes), 2);	/* the dead one, and at the end */
+}
+
+/*
+ * coll_reconnect (the hook's 'reconnect'): a connection that still answers is kept; a dead
+ * one is reopened at once, not at the next poll, and counted.
+ */
+static void collector_reconnect_request_reopens_a_dead_connection(void **state)
+{
+	struct run run;
+	int calls;
+
+	(void)state;
+	run_start(&run);
+	if (!wait_figure(&run, "collect_failures", 0) || !state_says(&run, "not running"))
+		fail_msg("the collector did not reach its idle state");
+	calls = atomic_load(&active_calls);
+	coll_reconnect(run.c);	/* answers: kept */
+	assert_true(wait_calls(calls + 2));	/* the check, then setup's */
+	assert_int_equal(atomic_load(&opens), 1);
+	atomic_store(&active_lost, 1);
+	coll_reconnect(run.c);	/* dead: reopened */
+	assert_true(wait_figure(&run, "libvirt_reconnects", 1));
+	assert_int_equal(atomic_load(&opens), 2);
+	assert_int_equal(state_figure(&run, "libvirt_reconnects"), 1);
+	run_end(&run);
+}
+
+/* libvirtd away for good: coll_stop ends the reopen tries at once, not after 32 s. */
+static void collector_stop_ends_the_reconnect_tries(void **state)
+{
+	struct run run;
+	int64_t t0;
+
+	(void)state;
+	atomic_store(&open_budget, 1);	/* the first open only */
+	atomic_store(&active_always_lost, true);
+	run_start(&run);
+	while (atomic_load(&opens) < 1 || atomic_load(&active_calls) < 1)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	nanosleep(&(struct timespec){ .tv_nsec = 300000000 }, NULL);	/* in the waits */
+	t0 = coll_now_ms();
+	coll_stop(run.c, 10000);
+	assert_true(coll_now_ms() - t0 < 3000);	/* a bound: the flush's deadline is 5 s */
+	assert_true(state_says(&run, "libvirt reconnect given up"));
+	assert_int_equal(state_figure(&run, "libvirt_reconnects"), 0);
+	assert_int_equal(atomic_load(&opens), 1);
+	coll_free(run.c);
+	vt_test_rmtree(run.spool);
+	free(run.spool);
+	unsetenv("VT_CONFIG");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -926,6 +1390,20 @@ int main(void)
 		cmocka_unit_test_teardown(exec_stderr_is_cut, reset),
 		cmocka_unit_test(session_from_bad_info_fails),
 		cmocka_unit_test(session_takes_ids_of_the_formats),
+		cmocka_unit_test(conn_lost_error_tells_libvirt_from_the_guest),
+		cmocka_unit_test_teardown(qga_lost_connection_is_econnreset, reset),
+		cmocka_unit_test_setup_teardown(conn_lost_asks_the_connection, conn_reset, conn_reset),
+		cmocka_unit_test_setup_teardown(reopen_backs_off_then_finds_the_domain_by_uuid,
+						conn_reset, conn_reset),
+		cmocka_unit_test_setup_teardown(reopen_gives_up_when_the_wait_says_so, conn_reset,
+						conn_reset),
+		cmocka_unit_test_setup_teardown(reopen_fails_after_its_tries, conn_reset, conn_reset),
+		cmocka_unit_test_setup_teardown(collector_counts_a_reconnect_in_state, conn_reset,
+						conn_reset),
+		cmocka_unit_test_setup_teardown(collector_reconnect_request_reopens_a_dead_connection,
+						conn_reset, conn_reset),
+		cmocka_unit_test_setup_teardown(collector_stop_ends_the_reconnect_tries, conn_reset,
+						conn_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
