@@ -94,6 +94,19 @@ XML
 	virsh_ define "$VT_WORK/$name.xml" >/dev/null || vt_fail "virsh define $name failed"
 }
 
+# vt_demo_image: the demo guest image (examples/build-guest-image.sh --demo,
+# cached in $VT_DEMO_IMAGE_DIR, default /var/cache/virt-trace/demo-image) into
+# $image; skips when this machine lacks one of its inputs. Log: image.log.
+vt_demo_image()
+{
+	local rc
+	image=${VT_DEMO_IMAGE_DIR:-/var/cache/virt-trace/demo-image}
+	"$VT_SOURCE_DIR/examples/build-guest-image.sh" -o "$image" --demo >image.log 2>&1
+	rc=$?
+	[ $rc = 3 ] && vt_skip "no demo guest image: $(tail -1 image.log)"
+	[ $rc = 0 ] || { cat image.log; vt_fail "examples/build-guest-image.sh -o $image --demo failed"; }
+}
+
 # vt_qemu_threads NAME FILE: "tid comm" of the domain's QEMU threads, and its pid
 vt_qemu_threads()
 {

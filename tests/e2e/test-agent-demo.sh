@@ -31,11 +31,7 @@ trap 'cp "$console" console.log 2>/dev/null; rm -f "$console"; vt_domains_cleanu
 trap 'exit 124' TERM INT
 
 # 1. The image (cached; an input this machine lacks: skip).
-image=${VT_DEMO_IMAGE_DIR:-/var/cache/virt-trace/demo-image}
-"$VT_SOURCE_DIR/examples/build-guest-image.sh" -o "$image" --demo >image.log 2>&1
-rc=$?
-[ $rc = 3 ] && vt_skip "no demo guest image: $(tail -1 image.log)"
-[ $rc = 0 ] || { cat image.log; vt_fail "examples/build-guest-image.sh -o $image --demo failed"; }
+vt_demo_image
 zcat "$image/initrd.img" | cpio -t --quiet 2>/dev/null | grep -q 'virt-trace-agent' &&
 	vt_fail "the demo image contains virt-trace-agent (it must arrive by the collector's push)"
 vt_log "$(cat image.log)"

@@ -57,11 +57,7 @@ trap cleanup EXIT
 trap 'exit 124' TERM INT
 
 # 1. The image, and the hostile agent: the script padded, the real agent behind.
-image=${VT_DEMO_IMAGE_DIR:-/var/cache/virt-trace/demo-image}
-"$VT_SOURCE_DIR/examples/build-guest-image.sh" -o "$image" --demo >image.log 2>&1
-rc=$?
-[ $rc = 3 ] && vt_skip "no demo guest image: $(tail -1 image.log)"
-[ $rc = 0 ] || { cat image.log; vt_fail "examples/build-guest-image.sh -o $image --demo failed"; }
+vt_demo_image
 grep -q "^FAKE_SIZE=$FAKE_SIZE\$" "$FAKE" || vt_fail "$FAKE does not say FAKE_SIZE=$FAKE_SIZE"
 size=$(stat -c %s "$FAKE")
 [ "$size" -lt $FAKE_SIZE ] || vt_fail "$FAKE is $size bytes, more than its FAKE_SIZE $FAKE_SIZE"

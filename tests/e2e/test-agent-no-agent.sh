@@ -21,11 +21,7 @@ trap 'exit 124' TERM INT
 collector=0
 "$VT_CLI" --help 2>&1 | grep -qE '^ +agent-install ' && collector=1
 
-image=${VT_DEMO_IMAGE_DIR:-/var/cache/virt-trace/demo-image}
-"$VT_SOURCE_DIR/examples/build-guest-image.sh" -o "$image" --demo >image.log 2>&1
-rc=$?
-[ $rc = 3 ] && vt_skip "no demo guest image: $(tail -1 image.log)"
-[ $rc = 0 ] || { cat image.log; vt_fail "examples/build-guest-image.sh -o $image --demo failed"; }
+vt_demo_image
 
 # the demo domain without its guest agent channel
 sed -e "s|@NAME@|$dom|g" -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \

@@ -28,11 +28,7 @@ trap 'cp "$console" console.log 2>/dev/null; rm -f "$console"; vt_libvirtd_up; v
 trap 'exit 124' TERM INT
 
 # 1. The demo image (cached) and a domain that also traces exec in the guest.
-image=${VT_DEMO_IMAGE_DIR:-/var/cache/virt-trace/demo-image}
-"$VT_SOURCE_DIR/examples/build-guest-image.sh" -o "$image" --demo >image.log 2>&1
-rc=$?
-[ $rc = 3 ] && vt_skip "no demo guest image: $(tail -1 image.log)"
-[ $rc = 0 ] || { cat image.log; vt_fail "examples/build-guest-image.sh -o $image --demo failed"; }
+vt_demo_image
 sed -e "s|@NAME@|$dom|g" -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
 	-e "s|@CONSOLE@|$console|g" \
 	-e 's|<vt:guest events="sched:sched_switch"/>|<vt:guest events="sched:sched_switch,sched:sched_process_exec"/>|' \

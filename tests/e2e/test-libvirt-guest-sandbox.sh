@@ -28,11 +28,7 @@ console=/var/log/libvirt/qemu/$dom-console.log
 trap 'rm -f "$console"; vt_domains_cleanup' EXIT
 trap 'exit 124' TERM INT
 
-image=${VT_DEMO_IMAGE_DIR:-/var/cache/virt-trace/demo-image}
-"$VT_SOURCE_DIR/examples/build-guest-image.sh" -o "$image" --demo >image.log 2>&1
-rc=$?
-[ $rc = 3 ] && vt_skip "no demo guest image: $(tail -1 image.log)"
-[ $rc = 0 ] || { cat image.log; vt_fail "examples/build-guest-image.sh failed"; }
+vt_demo_image
 
 # 1. A run with guest pages in its spool, its recorder killed.
 VT_DOMAINS+=("$dom")
