@@ -782,24 +782,25 @@ int coll_start(const struct coll_opts *opts, struct coll **ret, struct vt_errbuf
 	return 0;
 }
 
-void coll_reconnect(struct coll *c)
+/* set a request flag of the collector thread and wake it */
+static void request(struct coll *c, volatile bool *flag)
 {
-	if (!c)
-		return;
 	pthread_mutex_lock(&c->lock);
-	c->reconnect_req = true;
+	*flag = true;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
+void coll_reconnect(struct coll *c)
+{
+	if (c)
+		request(c, &c->reconnect_req);
+}
+
 void coll_shutdown(struct coll *c)
 {
-	if (!c)
-		return;
-	pthread_mutex_lock(&c->lock);
-	c->shutdown_req = true;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	if (c)
+		request(c, &c->shutdown_req);
 }
 
 void coll_stop(struct coll *c, int max_ms)
