@@ -298,7 +298,8 @@ int vt_timeline_from_dat(struct vt_dat *host, const struct vt_tidset *tids, int3
 		}
 		rw.w[kept++] = rw.w[i];
 	}
-	qsort(rw.w, kept, sizeof(*rw.w), raw_cmp);
+	if (kept)	/* rw.w is NULL when the trace holds no write at all */
+		qsort(rw.w, kept, sizeof(*rw.w), raw_cmp);
 	tl = calloc(1, sizeof(*tl));
 	if (!tl) {
 		r = vtc_err(ENOMEM);
