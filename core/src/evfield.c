@@ -390,9 +390,13 @@ static bool print_section_safe(const char *text, const char *p, const char *end)
 	for (; p < end; p++) {
 		if (*p < 0x20 || *p > 0x7e)
 			return false;
-		/* outside literals: what C expressions of the kernel's formats are made of */
+		/*
+		 * outside literals: what C expressions of the kernel's formats are made of;
+		 * no '.': only statement expressions libtraceevent cannot parse use one,
+		 * and it dereferences NULL for an identifier.member call (fuzz-dat)
+		 */
 		if (*p != '"' && *p != '\'' && !isalnum((unsigned char)*p) &&
-		    !strchr(" \t_()[]{}+-*/%&|^~!<>=?:,.", *p))
+		    !strchr(" \t_()[]{}+-*/%&|^~!<>=?:,", *p))
 			return false;
 		if (*p == '"') {
 			for (p++; p < end && *p != '"'; p++)

@@ -250,6 +250,8 @@ static void print_fmt_malformed_or_naming_no_field_fails(void **state)
 		"print fmt: \"%s\", __print_array(REC->a + 1, 2, 4)",
 		"print fmt: \"%s\", __print_hex_str(__get_dynamic_array(nosuch), 4)",
 		"print fmt: \"%s\", __get_str(nosuch)",
+		/* fuzz-dat: a '.' (no kernel print fmt libtraceevent parses has one) */
+		"print fmt: \"%s\", (REC->a == 1) ? \"\" : __pri.t_symbolic(REC->a, { 0, \"x\" })",
 	};
 	struct tep_handle *tep;
 	struct tep_event *event;
