@@ -73,9 +73,25 @@ for d in "${dirs[@]}"; do
 	fi
 	echo "=== ctest in $d ==="
 	log=$(mktemp)
-	(cd "$root/$d" && ctest --output-on-failure --no-tests=error --timeout 300 "${ctest_args[@]}") 2>&1 | tee "$log"
+	san=
+	if [ "$d" = build-asan ]; then
+		# where the e2e tests' processes write their sanitizer reports (lib.sh)
+		san=$root/$d/sanitizer
+		rm -rf "$san" && mkdir -p "$san" && chmod 1777 "$san"
+	fi
+	(cd "$root/$d" && VT_SANITIZER_LOG_DIR=$san ctest --output-on-failure --no-tests=error \
+		--timeout 300 "${ctest_args[@]}") 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	[ "$rc" = 0 ] || status=1
+	if [ -n "$san" ] && [ -n "$(ls -A "$san")" ]; then
+		for f in "$san"/*; do
+			echo "--- sanitizer report $f:"
+			head -n 40 "$f"
+		done
+		echo "test.sh: sanitizer reports of the e2e tests' processes in $san (above)"
+		status=1
+		failed=$((failed + 1))
+	fi
 	p=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed ' "$log")
 	s=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped ' "$log")
 	all=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$log")

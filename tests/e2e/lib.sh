@@ -10,6 +10,13 @@ export PATH=$PATH:/usr/sbin:/sbin
 VT_SOURCE_DIR=${VT_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VT_BUILD_DIR=${VT_BUILD_DIR:-$VT_SOURCE_DIR/build}
 VT_TRACEFS=/sys/kernel/tracing
+# scripts/test.sh, sanitized build: the reports of this test's processes go to files
+# there, those of detached daemons too (their stderr is /dev/null); scripts/test.sh
+# prints them and fails
+if [ -n "${VT_SANITIZER_LOG_DIR:-}" ]; then
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}:log_path=$VT_SANITIZER_LOG_DIR/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:log_path=$VT_SANITIZER_LOG_DIR/ubsan"
+fi
 VT_CLI=$VT_BUILD_DIR/core/virt-trace
 
 # vt_lock_held DOMAIN-DIR: a recorder holds the domain's lock (<dir>/.lock);
