@@ -181,7 +181,6 @@ static int op_start(struct hook_ctx *ctx)
 	r = hook_instances_setup(ctx);
 	if (r < 0)
 		return r;
-	vt_control_clear(ctx->name);	/* requests left for an earlier recorder */
 	r = hook_spawn_recorder(ctx, 0, &pid, &eb);
 	/*
 	 * Forked but not seen to exec in time (a loaded host: the storm saw 4 of 248 starts

@@ -90,15 +90,12 @@ static void status_uuid(const char *domain, char *out)
 	out[36] = '\0';
 }
 
-/* Start 'virt-trace record --domain DOMAIN [--uuid UUID]' detached (vt_spawn_detached). */
+/* Start 'virt-trace record --domain DOMAIN [--uuid UUID]' detached (vt_spawn_recorder). */
 static int spawn_recorder(const char *domain)
 {
-	char exe[PATH_MAX], uuid[37], lock_arg[12];
-	char *argv[] = { exe,	   "record", "--domain", (char *)domain, "--lock-fd", lock_arg,
-			 "--uuid", uuid,	 NULL };
+	char exe[PATH_MAX], uuid[37];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct vt_errbuf eb = { "" };
-	_cleanup_close_ int lock = -1;
 	pid_t pid;
 	int r;
 
@@ -106,15 +103,7 @@ static int spawn_recorder(const char *domain)
 		return cli_error("cannot find the virt-trace binary: %s", strerror(errno));
 	exe[n] = '\0';
 	status_uuid(domain, uuid);
-	if (!uuid[0])
-		argv[6] = NULL;
-	/* the domain lock passes to the recorder: the domain is held from now on */
-	lock = vt_run_lock_domain(domain, &eb);
-	if (lock < 0)
-		return cli_error_eb(lock, &eb, "cannot start the recorder");
-	snprintf(lock_arg, sizeof(lock_arg), "%d", VT_SPAWN_PASS_FD);
-	vt_control_clear(domain);	/* requests left for an earlier recorder */
-	r = vt_spawn_detached(argv, false, lock, 2000, &pid, &eb);
+	r = vt_spawn_recorder(exe, domain, uuid, 0, 2000, &pid, &eb);
 	if (r < 0)
 		return cli_error_eb(r, &eb, "cannot start the recorder");
 	return 0;

@@ -17,6 +17,8 @@
 
 #include "cleanup.h"
 #include "util.h"
+#include "vt/control.h"
+#include "vt/runstore.h"
 #include "vt/spawn.h"
 
 /*
@@ -235,3 +237,34 @@ int vt_spawn_detached(char *const argv[], bool ready_fd, int pass_fd, int timeou
 	return 0;
 }
 
+int vt_spawn_recorder(const char *exe, const char *domain, const char *uuid, pid_t qemu_pid,
+		      int timeout_ms, pid_t *ret_pid, struct vt_errbuf *eb)
+{
+	char pid_arg[24], lock_arg[12], *argv[12];
+	_cleanup_close_ int lock = -1;
+	size_t n = 0;
+
+	*ret_pid = 0;
+	lock = vt_run_lock_domain(domain, eb);
+	if (lock < 0)
+		return lock;
+	vt_control_clear(domain);	/* requests left for an earlier recorder */
+	snprintf(lock_arg, sizeof(lock_arg), "%d", VT_SPAWN_PASS_FD);
+	argv[n++] = (char *)exe;
+	argv[n++] = "record";
+	argv[n++] = "--domain";
+	argv[n++] = (char *)domain;
+	argv[n++] = "--lock-fd";
+	argv[n++] = lock_arg;
+	if (uuid && *uuid) {
+		argv[n++] = "--uuid";
+		argv[n++] = (char *)uuid;
+	}
+	if (qemu_pid > 0) {
+		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)qemu_pid);
+		argv[n++] = "--pid";
+		argv[n++] = pid_arg;
+	}
+	argv[n] = NULL;
+	return vt_spawn_detached(argv, false, lock, timeout_ms, ret_pid, eb);
+}

@@ -861,6 +861,45 @@ static void daemon_runs_when_the_caller_gave_up(void **state)
 	}
 }
 
+/* the recorder gets its arguments and the domain lock as fd 4; while it holds the
+ * domain, a second one is refused */
+static void spawned_recorder_holds_the_domain_lock(void **state)
+{
+	char exe[4096], args[4096], got[512] = "";
+	struct vt_errbuf eb = {""};
+	pid_t pid, other;
+	int lock = -EBUSY;
+	FILE *f;
+
+	(void)state;
+	write_file("rec", "#!/bin/sh\n"
+			  "[ -e /proc/$$/fd/4 ] && held=lock || held=nolock\n"
+			  "echo \"$held $*\" >\"$0.tmp\" && mv \"$0.tmp\" \"$0.args\"\n"
+			  "exec sleep 30\n");
+	snprintf(exe, sizeof(exe), "%s/rec", tmp);
+	snprintf(args, sizeof(args), "%s/rec.args", tmp);
+	chmod(exe, 0755);
+	assert_int_equal(vt_spawn_recorder(exe, "d1", "u-1", 123, 2000, &pid, &eb), 0);
+	for (int i = 0; i < 500 && access(args, F_OK) < 0; i++)
+		usleep(10000);
+	f = fopen(args, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "lock record --domain d1 --lock-fd 4 --uuid u-1 --pid 123\n");
+	assert_int_equal(vt_spawn_recorder(exe, "d1", NULL, 0, 2000, &other, &eb), -EBUSY);
+	assert_int_equal(other, 0);
+	/* the lock goes with the recorder */
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 500 && lock == -EBUSY; i++) {
+		lock = vt_run_lock_domain("d1", &eb);
+		if (lock == -EBUSY)
+			usleep(10000);
+	}
+	assert_true(lock >= 0);
+	close(lock);
+}
+
 static void spawn_reports_exec_errors(void **state)
 {
 	char path[4096];
@@ -931,6 +970,7 @@ int main(void)
 	    T(spawned_daemon_is_detached),
 	    T(ready_byte_ends_the_wait),
 	    T(daemon_runs_when_the_caller_gave_up),
+	    T(spawned_recorder_holds_the_domain_lock),
 	    T(spawn_reports_exec_errors),
 	    T(cli_path_follows_env),
 	};

@@ -34,4 +34,15 @@ int vt_detach_fork(int *keep, size_t nkeep);
 int vt_spawn_detached(char *const argv[], bool ready_fd, int pass_fd, int timeout_ms,
 		      pid_t *ret_pid, struct vt_errbuf *eb);
 
+/*
+ * vt_spawn_recorder - take @domain's lock (vt_run_lock_domain), drop the control requests
+ * left for an earlier recorder (vt_control_clear) and start `@exe record
+ * --domain DOMAIN --lock-fd 4 [--uuid UUID] [--pid QEMU_PID]` with it
+ * (vt_spawn_detached, exec awaited): the domain is held from before the recorder exists,
+ * so nobody takes a recorder that is slow to start for gone. @uuid NULL or "", @qemu_pid
+ * 0: not passed. Return: as vt_spawn_detached; -EBUSY when a recorder holds the domain.
+ */
+int vt_spawn_recorder(const char *exe, const char *domain, const char *uuid, pid_t qemu_pid,
+		      int timeout_ms, pid_t *ret_pid, struct vt_errbuf *eb);
+
 #endif
