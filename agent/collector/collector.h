@@ -200,6 +200,9 @@ int coll_domain_active(virDomainPtr dom, struct vt_errbuf *eb);
 void coll_conn_close(struct coll_conn *cc);
 
 /* ---- open a read-write connection and the domain (for agent-install, shutdown) */
+/* connect to $VT_LIBVIRT_URI, else qemu:///system, libvirt's error printing off: NULL with
+ * the reason in @eb */
+virConnectPtr coll_connect(struct vt_errbuf *eb);
 int coll_open_domain(const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,
 		     struct vt_errbuf *eb);
 /* virDomainShutdown of @domain through its own connection */

@@ -14,12 +14,6 @@
 #include "qga.h"
 #include "util.h"
 
-static void silent(void *opaque, virErrorPtr e)
-{
-	(void)opaque;
-	(void)e;
-}
-
 static const char *last_message(void)
 {
 	virErrorPtr e = virGetLastError();
@@ -40,14 +34,11 @@ static void drop(struct coll_conn *cc)
 /* one open: the domain by its uuid once known (a name may be reused), else by name */
 static int open_once(struct coll_conn *cc, struct vt_errbuf *eb)
 {
-	const char *uri = getenv("VT_LIBVIRT_URI") ? getenv("VT_LIBVIRT_URI") : "qemu:///system";
-	virConnectPtr conn;
+	virConnectPtr conn = coll_connect(eb);
 	virDomainPtr dom;
 
-	virSetErrorFunc(NULL, silent);
-	conn = virConnectOpen(uri);
 	if (!conn)
-		return vtc_errf(eb, ENOTCONN, "cannot connect to libvirt: %s", last_message());
+		return -ENOTCONN;
 	dom = cc->uuid[0] ? virDomainLookupByUUIDString(conn, cc->uuid)
 			  : virDomainLookupByName(conn, cc->domain);
 	if (!dom) {

@@ -164,21 +164,30 @@ static void silent(void *opaque, virErrorPtr e)
 	(void)e;
 }
 
-int coll_open_domain(const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,
-		     struct vt_errbuf *eb)
+virConnectPtr coll_connect(struct vt_errbuf *eb)
 {
+	const char *uri = getenv("VT_LIBVIRT_URI");
 	virConnectPtr conn;
-	virDomainPtr dom;
 
 	virSetErrorFunc(NULL, silent);
-	conn = virConnectOpen(getenv("VT_LIBVIRT_URI") ? getenv("VT_LIBVIRT_URI")
-						       : "qemu:///system");
+	conn = virConnectOpen(uri ? uri : "qemu:///system");
 	if (!conn) {
 		virErrorPtr e = virGetLastError();
 
-		return vtc_errf(eb, ENOTCONN, "cannot connect to libvirt: %s",
-				e && e->message ? e->message : "unknown error");
+		vtc_errf(eb, ENOTCONN, "cannot connect to libvirt: %s",
+			 e && e->message ? e->message : "unknown error");
 	}
+	return conn;
+}
+
+int coll_open_domain(const char *domain, virConnectPtr *ret_conn, virDomainPtr *ret_dom,
+		     struct vt_errbuf *eb)
+{
+	virConnectPtr conn = coll_connect(eb);
+	virDomainPtr dom;
+
+	if (!conn)
+		return -ENOTCONN;
 	dom = virDomainLookupByName(conn, domain);
 	if (!dom) {
 		virConnectClose(conn);
@@ -211,8 +220,8 @@ int coll_wait_agent(virDomainPtr dom, int timeout_ms, const volatile bool *cance
 
 int coll_shutdown_domain(const char *domain, struct vt_errbuf *eb)
 {
-	virConnectPtr conn;
-	virDomainPtr dom;
+	virConnectPtr conn = NULL;
+	virDomainPtr dom = NULL;
 	int r = coll_open_domain(domain, &conn, &dom, eb);
 
 	if (r < 0)
