@@ -274,7 +274,7 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	s->stats = c->sess.stats;
 	c->sess = *s;
 	vt_log(LOG_INFO, "domain %s: guest boot %u (boot_id %s)", c->domain, c->boot,
-	      c->sess.boot_id);
+	       c->sess.boot_id);
 	r = coll_probe_run(c->cc.dom, c->agent, COLL_PROBE_ROUNDS, &probe, eb);
 	if (r < 0) {
 		note_error(c, "probe", eb);
@@ -283,7 +283,7 @@ static int take_info(struct coll *c, struct vt_errbuf *eb)
 	}
 	save_probe(dir, &probe);
 	vt_log(LOG_INFO, "domain %s: probe offset %" PRId64 " +- %" PRIu64 " ticks (%u samples)",
-	      c->domain, (int64_t)probe.offset, probe.error_ticks, probe.samples);
+	       c->domain, (int64_t)probe.offset, probe.error_ticks, probe.samples);
 	return 0;
 }
 
@@ -344,7 +344,7 @@ static int setup(struct coll *c, struct vt_errbuf *eb)
 	c->started = true;
 	c->bad_in_row = 0;
 	vt_log(LOG_INFO, "domain %s: guest agent %s started%s", c->domain, c->agent,
-	      c->pushed ? " (pushed)" : "");
+	       c->pushed ? " (pushed)" : "");
 	return 0;
 }
 
@@ -499,14 +499,14 @@ static int revive(struct coll *c, struct vt_errbuf *eb)
 	pthread_mutex_unlock(&c->lock);
 	c->lost = false;
 	vt_log(LOG_NOTICE, "domain %s: libvirt connection lost (libvirtd restarted?): reopening",
-	      c->domain);
+	       c->domain);
 	r = coll_conn_reopen(&c->cc, reconnect_wait, c, eb);
 	if (r < 0) {
 		note_error(c, "libvirt", eb);
 		return r;
 	}
 	vt_log(LOG_NOTICE, "domain %s: libvirt connection reopened (%" PRIu64 " reconnects)",
-	      c->domain, c->cc.reconnects);
+	       c->domain, c->cc.reconnects);
 	for (int i = 0; c->started && i < 8; i++) {
 		struct vt_errbuf ping = { "" };
 
@@ -830,7 +830,7 @@ void coll_stop(struct coll *c, int max_ms)
 	pthread_detach(c->thread);
 	c->thread_running = false;
 	vt_log(LOG_WARNING, "domain %s: guest agent: collector stuck after %d ms: abandoned",
-	      c->domain, max_ms);
+	       c->domain, max_ms);
 }
 
 void coll_free(struct coll *c)
