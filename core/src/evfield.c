@@ -374,6 +374,251 @@ static bool helper_ok(const char *id, const char *idend, const char *end, const 
 }
 
 /*
+ * ---- the print arguments, token by token as libtraceevent 1.7 reads them ----
+ *
+ * Its parser calls process_op() on a NULL argument when an operator it ranks at 0 or
+ * below ("[", "{", "=" and any operator it does not know) follows a subscript or the
+ * last operand of a "?:" (fuzz-dat: REC->a[0][1], c ? 1 : REC->b[0], REC->a[0] = 1),
+ * and recurses once per unary operator (a chain of them leaks and can exhaust the
+ * stack). Only the shapes of the kernel's own formats pass: known operators, one
+ * unary operator (or "!!"), a subscript only on the "REC->f" or "__get_str(f)" that
+ * opens an argument (after a cast), braces only as the "{ VALUE, NAME }" entries of
+ * __print_symbolic/__print_flags, and every "?" closed by a ":" in the same brackets.
+ * Of this kernel's 2323 formats, one more than before is left out: ftrace's
+ * func_repeats, whose "(REC)->" libtraceevent cannot parse either.
+ */
+
+struct ptok {
+	const char *s;
+	size_t n;
+	char kind;	/* '"' string, '\'' char, 'w' word, '(' ')' ',' themselves, 'o' operator */
+};
+
+static bool tok_is(const struct ptok *t, const char *word)
+{
+	return t->n == strlen(word) && !memcmp(t->s, word, t->n);
+}
+
+/* the length of the operator at @p, split as libtraceevent's tokenizer does */
+static size_t op_len(const char *p, const char *end)
+{
+	char c = *p, c2 = p + 1 < end ? p[1] : 0;
+
+	if (c == '-' && c2 == '>')
+		return 2;
+	if (c2 == c && strchr("-+|&<>", c))
+		return (c == '<' || c == '>') && p + 2 < end && p[2] == '=' ? 3 : 2;
+	return c2 == '=' && strchr("-+|&<>!=", c) ? 2 : 1;
+}
+
+/* the tokens of @p..@end into *ret (adjacent strings are one, as libtraceevent joins
+ * them); the literals are known to be closed. -ENOMEM or their number. */
+static ssize_t print_tokens(const char *p, const char *end, struct ptok **ret)
+{
+	struct ptok *t = NULL;
+	size_t n = 0, cap = 0;
+
+	for (p = skip_space(p, end); p < end; p = skip_space(p, end)) {
+		struct ptok k = { .s = p, .kind = 'o' };
+
+		if (*p == '"' || *p == '\'') {
+			k.kind = *p;
+			for (p++; *p != k.kind; p++)
+				p += *p == '\\';
+			p++;
+		} else if (isalnum((unsigned char)*p) || *p == '_') {
+			k.kind = 'w';
+			p = ident_end(p, end);
+		} else if (strchr("(),", *p)) {
+			k.kind = *p++;
+		} else {
+			p += op_len(p, end);
+		}
+		k.n = (size_t)(p - k.s);
+		if (k.kind == '"' && n && t[n - 1].kind == '"') {
+			t[n - 1].n = (size_t)(p - t[n - 1].s);
+			continue;
+		}
+		if (n == cap) {
+			struct ptok *bigger = reallocarray(t, cap ? 2 * cap : 64, sizeof(*t));
+
+			if (!bigger) {
+				free(t);
+				return -ENOMEM;
+			}
+			t = bigger;
+			cap = cap ? 2 * cap : 64;
+		}
+		t[n++] = k;
+	}
+	*ret = t;
+	return (ssize_t)n;
+}
+
+static bool ends_operand(const struct ptok *t)
+{
+	return t->kind != 'o' ? t->kind != '(' && t->kind != ',' : tok_is(t, "]") || tok_is(t, "}");
+}
+
+/* libtraceevent's binary operators and '?' (it ranks them 1 and up) */
+static const char *const ranked_ops[] = { "+", "-", "*", "/", "%", "<<", ">>", "<", ">", "<=",
+					  ">=", "==", "!=", "&", "|", "^", "&&", "||", "?", NULL };
+
+/*
+ * "[N]" at @i after a "REC->f" or "__get_str(f)" that opens the argument (from @arg0,
+ * after a cast if any), followed by the argument's end or an operator ranked 1 and up
+ */
+static bool subscript_ok(const struct ptok *t, size_t n, size_t i, size_t arg0)
+{
+	size_t base;
+
+	if (i >= arg0 + 3 && tok_is(&t[i - 3], "REC") && tok_is(&t[i - 2], "->"))
+		base = i - 3;
+	else if (i >= arg0 + 4 && tok_is(&t[i - 4], "__get_str") && t[i - 1].kind == ')')
+		base = i - 4;
+	else
+		return false;
+	if (i + 2 >= n || t[i + 1].kind != 'w' || !tok_is(&t[i + 2], "]"))
+		return false;
+	for (size_t j = 0; j < t[i + 1].n; j++)
+		if (!isdigit((unsigned char)t[i + 1].s[j]))
+			return false;
+	if (i + 3 < n && t[i + 3].kind != ',' &&
+	    !(t[i + 3].kind == 'o' && is_word(t[i + 3].s, t[i + 3].n, ranked_ops)))
+		return false;
+	if (base == arg0)
+		return true;
+	if (base < arg0 + 3 || t[arg0].kind != '(' || t[base - 1].kind != ')')
+		return false;
+	for (size_t j = arg0 + 1; j < base - 1; j++)
+		if (t[j].kind != 'w' && !tok_is(&t[j], "*"))
+			return false;
+	return true;
+}
+
+/* VALUE tokens of an entry from @j up to @stop (',' or '}') outside parentheses: words,
+ * parentheses and arithmetic; the index of @stop, or 0 */
+static size_t entry_value(const struct ptok *t, size_t n, size_t j, const char *stop)
+{
+	static const char *const value_ops[] = { "+", "-", "*", "/", "%", "<<", ">>", "&", "|",
+						 "^", "~", "!", NULL };
+	size_t first = j;
+	int open = 0;
+
+	for (; j < n; j++) {
+		if (!open && t[j].n == 1 && *t[j].s == *stop && t[j].kind != '"' &&
+		    t[j].kind != '\'')
+			return j > first ? j : 0;
+		if (t[j].kind == '(')
+			open++;
+		else if (t[j].kind == ')' && --open < 0)
+			return 0;
+		else if ((t[j].kind == 'w' && tok_is(&t[j], "REC")) || t[j].kind == '"' ||
+			 t[j].kind == '\'' || t[j].kind == ',' ||
+			 (t[j].kind == 'o' && !is_word(t[j].s, t[j].n, value_ops)))
+			return 0;
+	}
+	return 0;
+}
+
+/* "{ VALUE, NAME }" at @i (the '{'), NAME a string or a VALUE (the kernel's ((void *)0)),
+ * or "{ }"; then ',' or ')' */
+static bool entry_ok(const struct ptok *t, size_t n, size_t i)
+{
+	size_t j = i + 1;
+
+	if (j < n && !tok_is(&t[j], "}")) {
+		j = entry_value(t, n, j, ",");
+		if (!j)
+			return false;
+		if (j + 2 < n && t[j + 1].kind == '"')
+			j += 2;
+		else if (!(j = entry_value(t, n, j + 1, "}")))
+			return false;
+	}
+	return j + 1 < n && tok_is(&t[j], "}") && (t[j + 1].kind == ',' || t[j + 1].kind == ')');
+}
+
+static bool print_args_ok(const struct ptok *t, size_t n)
+{
+	static const char *const other_ops[] = { "->", "!", "~", ":", "[", "]", "{", "}", NULL };
+	static const char *const listings[] = { "__print_symbolic", "__print_flags",
+						"__print_symbolic_u64", "__print_flags_u64", NULL };
+	char open[64];			/* '(' a parenthesis, 'l' a listing's, '{' an entry */
+	unsigned conds[65] = { 0 };	/* '?' waiting for their ':', per depth */
+	unsigned depth = 0, unary = 0;
+	size_t i = 0, arg0;
+
+	/* print fmt: "FORMAT" */
+	if (n < 4 || !tok_is(&t[0], "print") || !tok_is(&t[1], "fmt") || !tok_is(&t[2], ":") ||
+	    t[3].kind != '"')
+		return false;
+	if (n > 4 && t[4].kind != ',')
+		return false;
+	for (i = 4, arg0 = 5; i < n; i++) {
+		const struct ptok *k = &t[i], *prev = &t[i - 1];
+		bool operand = !ends_operand(prev);
+
+		if (k->kind != 'o' || !operand)
+			unary = 0;
+		if (k->kind == 'w' && tok_is(k, "REC") && (i + 1 == n || !tok_is(&t[i + 1], "->")))
+			return false;
+		if (k->kind == '(') {
+			if (depth == sizeof(open))
+				return false;
+			open[depth++] = prev->kind == 'w' && is_word(prev->s, prev->n, listings) ?
+					'l' : '(';
+			conds[depth] = 0;
+		} else if (k->kind == ')') {
+			if (!depth || open[depth - 1] == '{' || conds[depth])
+				return false;
+			depth--;
+		} else if (k->kind == ',') {
+			if (conds[depth])
+				return false;
+			if (!depth)
+				arg0 = i + 1;
+		} else if (k->kind == 'o') {
+			if (!is_word(k->s, k->n, other_ops) && !is_word(k->s, k->n, ranked_ops))
+				return false;
+			if (tok_is(k, "->")) {
+				if (!tok_is(prev, "REC"))
+					return false;
+			} else if (tok_is(k, "[")) {
+				if (depth || !subscript_ok(t, n, i, arg0))
+					return false;
+				i += 2;
+			} else if (tok_is(k, "{")) {
+				if (!depth || open[depth - 1] != 'l' || prev->kind != ',' ||
+				    depth == sizeof(open) || !entry_ok(t, n, i))
+					return false;
+				open[depth++] = '{';
+				conds[depth] = 0;
+			} else if (tok_is(k, "}")) {
+				if (!depth || open[depth - 1] != '{')
+					return false;
+				depth--;
+			} else if (tok_is(k, "]")) {
+				return false;
+			} else if (tok_is(k, "?")) {
+				conds[depth]++;
+			} else if (tok_is(k, ":")) {
+				if (!conds[depth]--)
+					return false;
+			} else if (operand && !(tok_is(k, "*") && i + 1 < n &&
+						(tok_is(&t[i + 1], "*") || t[i + 1].kind == ')'))) {
+				/* a unary operator (not a pointer type's '*'): - + ! ~, one or "!!" */
+				if (k->n != 1 || !strchr("-+!~", *k->s) ||
+				    (++unary == 2 && !(tok_is(k, "!") && tok_is(prev, "!"))) ||
+				    unary > 2)
+					return false;
+			}
+		}
+	}
+	return depth == 0 && conds[0] == 0;
+}
+
+/*
  * The print section (from the "print" line on) as the kernel writes it: one line of
  * printable ASCII, string literals closed, char literals of one (escaped) character,
  * brackets nested and balanced (libtraceevent 1.7 dereferences NULL on many a syntax
@@ -381,9 +626,12 @@ static bool helper_ok(const char *id, const char *idend, const char *end, const 
  */
 static bool print_section_safe(const char *text, const char *p, const char *end)
 {
-	const char *fields = text, *fend = p;
+	const char *fields = text, *fend = p, *section = p;
+	struct ptok *tokens;
 	char stack[64];
 	unsigned depth = 0;
+	ssize_t n;
+	bool ok;
 
 	while (p < end && end[-1] == '\n')
 		end--;
@@ -445,7 +693,14 @@ static bool print_section_safe(const char *text, const char *p, const char *end)
 			p = q - 1;
 		}
 	}
-	return depth == 0;
+	if (depth)
+		return false;
+	n = print_tokens(section, end, &tokens);
+	if (n < 0)
+		return false;
+	ok = print_args_ok(tokens, (size_t)n);
+	free(tokens);
+	return ok;
 }
 
 /* the first line that starts (after blanks) with the word "print", or NULL */

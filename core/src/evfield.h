@@ -46,9 +46,12 @@ int vtc_field_u64(const struct vtc_evdesc *d, unsigned i, const struct vt_event 
  * constants at parse time and evaluates print arguments at print time. A text whose
  * lines before "print" are not name/ID/format/field lines as tracefs writes them is
  * refused (-EBADMSG). A print section that is not one well-formed line of C expression
- * characters, names a field the format lacks, uses sizeof, or divides (/ or %) by
- * anything but a non-zero literal is left out: the event keeps its fields and prints
- * them raw (returns 1). Else tep_parse_event's result.
+ * characters, names a field the format lacks, uses sizeof, divides (/ or %) by anything
+ * but a non-zero literal, or is built otherwise than the kernel builds its formats
+ * (operators libtraceevent does not know, chains of unary operators, subscripts or
+ * braces outside the kernel's "REC->f[N]" and "{ VALUE, "NAME" }", an unclosed "?") is
+ * left out: the event keeps its fields and prints them raw (returns 1). Else
+ * tep_parse_event's result.
  */
 int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys);
 

@@ -160,7 +160,7 @@ static int parse(const char *print_fmt, struct tep_handle **ret_tep, struct tep_
 	return r;
 }
 
-/* divisions of real kernel formats: by literals */
+/* divisions of real kernel formats (by literals) and the shapes of their other arguments */
 static void print_fmt_dividing_by_literals_is_kept(void **state)
 {
 	static const char *const fmts[] = {
@@ -170,6 +170,11 @@ static void print_fmt_dividing_by_literals_is_kept(void **state)
 		"print fmt: \"x/y %s\", REC->a ? \"a/0\" : \"b%0\"",
 		"print fmt: \"%c %u\", REC->a ? 'y' : '\\n', REC->b",
 		"print fmt: \"%s\", __print_hex(REC->a, 4)",
+		/* the kernel's shapes of subscripts, entries and unary operators */
+		"print fmt: \"%u %p\", REC->a[1], (void *)REC->b[0]",
+		"print fmt: \"%s\", REC->a[0] ? \"x\" : \"\"",
+		"print fmt: \"%s\", __print_flags(REC->a, \"|\", { 1 << 3, \"A\" }, { 0, ((void *)0) })",
+		"print fmt: \"%s %d\", __print_symbolic(REC->a, { -1, \"x\" }), !!REC->b",
 	};
 	struct tep_handle *tep;
 	struct tep_event *event;
@@ -252,6 +257,24 @@ static void print_fmt_malformed_or_naming_no_field_fails(void **state)
 		"print fmt: \"%s\", __get_str(nosuch)",
 		/* fuzz-dat: a '.' (no kernel print fmt libtraceevent parses has one) */
 		"print fmt: \"%s\", (REC->a == 1) ? \"\" : __pri.t_symbolic(REC->a, { 0, \"x\" })",
+		/* fuzz-dat: process_op() on NULL after a subscript or a "?:" */
+		"print fmt: \"%u\", REC->a[0][1]",
+		"print fmt: \"%u\", REC->a ? 1 : REC->b[0]",
+		"print fmt: \"%u\", REC->a[0] = 1",
+		"print fmt: \"%u\", REC->a ? 1 : 2 = 3",
+		"print fmt: \"%u\", REC->a + REC->b[0]",
+		"print fmt: \"%u\", REC->a ? 1 : 2 { 3 }",
+		"print fmt: \"%u\", REC->a ? 1",
+		"print fmt: \"%u\", REC->a : 1",
+		"print fmt: \"%u\", REC->a += 1",
+		"print fmt: \"%u\", (REC)->a",
+		/* fuzz-format: a chain of unary operators (one level of recursion each) */
+		"print fmt: \"%u\", ~~REC->a",
+		"print fmt: \"%u\", !!!REC->a",
+		"print fmt: \"%s\", __print_symbolic(REC->a, { 85, ~~~~ \"x\" })",
+		"print fmt: \"%s\", __print_symbolic(REC->a, { REC->b, \"x\" })",
+		"print fmt: \"%s\", __print_symbolic(REC->a, { 1 ? 2 : 3, \"x\" })",
+		"print fmt: \"%s\", REC->a, { 1, \"x\" }",
 	};
 	struct tep_handle *tep;
 	struct tep_event *event;
