@@ -1356,7 +1356,7 @@ next:
 
 static int build_tep(struct vt_dat *d, struct vt_errbuf *eb)
 {
-	size_t i;
+	size_t i, n;
 	int hps;
 
 	d->tep = tep_alloc();
@@ -1378,10 +1378,21 @@ static int build_tep(struct vt_dat *d, struct vt_errbuf *eb)
 		if (hps == 4 || hps == 8)
 			d->kernel_long = (unsigned)hps;
 	}
-	/* formats the library cannot parse are skipped, as trace-cmd does */
-	for (i = 0; i < d->nformats; i++)
-		vtc_format_parse(d->tep, d->formats[i].text.data, d->formats[i].text.len,
-				d->formats[i].system);
+	/*
+	 * Formats the library cannot parse are skipped, as trace-cmd does. What is written
+	 * from this file (vt_dat_meta) is what was parsed: a refused format is dropped and
+	 * a print format left out is left out there too, so that trace-cmd and KernelShark,
+	 * whose libtraceevent would crash on it as ours did, never read it.
+	 */
+	for (i = 0, n = 0; i < d->nformats; i++) {
+		struct vt_dat_format *f = &d->formats[i];
+
+		if (vtc_format_parse(d->tep, f->text.data, f->text.len, f->system,
+				     &f->text.len) == -EBADMSG)
+			continue;
+		d->formats[n++] = *f;
+	}
+	d->nformats = n;
 	if (tep_add_cmdlines(d, d->meta.cmdlines.data, d->meta.cmdlines.len) < 0)
 		return dat_errf(d, eb, ENOMEM, "saved cmdlines: out of memory");
 	if (d->meta.kallsyms.len && tep_parse_kallsyms(d->tep, d->meta.kallsyms.data) < 0)

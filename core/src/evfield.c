@@ -720,7 +720,8 @@ static const char *print_line(const char *text, const char *end)
 	return NULL;
 }
 
-int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys)
+int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys,
+		     size_t *ret_kept)
 {
 	const char *end = text + len, *pf = print_line(text, end);
 	const char *quote = NULL;
@@ -734,9 +735,13 @@ int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const
 	 * libtraceevent's print section starts */
 	if ((quote && (!pf || quote < pf)) || !format_lines_ok(text, pf ? pf : end))
 		return vtc_err(EBADMSG);
+	if (ret_kept)
+		*ret_kept = len;
 	if (!pf || print_section_safe(text, pf, end))
 		return tep_parse_event(tep, text, len, sys);
 	/* the fields without the print format */
+	if (ret_kept)
+		*ret_kept = (size_t)(pf - text);
 	copy = strndup(text, (size_t)(pf - text));
 	if (!copy)
 		return vtc_err(ENOMEM);

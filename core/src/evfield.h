@@ -51,9 +51,11 @@ int vtc_field_u64(const struct vtc_evdesc *d, unsigned i, const struct vt_event 
  * (operators libtraceevent does not know, chains of unary operators, subscripts or
  * braces outside the kernel's "REC->f[N]" and "{ VALUE, "NAME" }", an unclosed "?") is
  * left out: the event keeps its fields and prints them raw (returns 1). Else
- * tep_parse_event's result.
+ * tep_parse_event's result. *@ret_kept (if not NULL) is set to the length of the text
+ * that was parsed: @len, or that of the lines before the print line when it returns 1.
  */
-int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys);
+int vtc_format_parse(struct tep_handle *tep, const char *text, size_t len, const char *sys,
+		     size_t *ret_kept);
 
 /*
  * Printing a record with libtraceevent, which believes the format: it reads fields at

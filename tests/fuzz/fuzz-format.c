@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (header_page)
 		tep_parse_header_page(tep, header_page, (unsigned long)header_page_len, 8);
 	/* as build_tep: a format that cannot be parsed is skipped */
-	vtc_format_parse(tep, text, text_len, "fuzz");
+	vtc_format_parse(tep, text, text_len, "fuzz", NULL);
 	event = tep_get_events_count(tep) > 0 ? tep_get_event(tep, 0) : NULL;
 	/* a record is at least one 4-byte word (what the page walker hands out) */
 	if (event && n >= 4) {

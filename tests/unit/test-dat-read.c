@@ -131,6 +131,9 @@ static const char fmt_tick[] =
 	"\tfield:u64 seq;\toffset:8;\tsize:8;\tsigned:0;\n\n"
 	"print fmt: \"seq=%llu\", REC->seq\n";
 
+/* the "test" system's format the fixture carries */
+static const char *fx_tick_format = fmt_tick;
+
 static const char kallsyms[] = "ffffffff81000000 T _stext\nffffffff81001000 T do_tick\n";
 static const char printk_fmts[] = "0xffffffff82000000 : \"tick %d\\n\"\n";
 static const char cmdlines[] = "1 init\n4242 tickd\n";
@@ -246,8 +249,8 @@ static void fx_metadata_events(struct bb *f)
 	bb_u32(f, 1);				/* systems */
 	bb_str(f, "test");
 	bb_u32(f, 1);				/* events in "test" */
-	bb_u64(f, strlen(fmt_tick));
-	bb_put(f, fmt_tick, strlen(fmt_tick));
+	bb_u64(f, strlen(fx_tick_format));
+	bb_put(f, fx_tick_format, strlen(fx_tick_format));
 }
 
 static void fx_text32(struct bb *f, const char *text)
@@ -1021,6 +1024,59 @@ static void v7_without_cmdlines_or_printk_section_opens(void **state)
 	free(f.p);
 }
 
+/*
+ * A hostile guest's formats: what libtraceevent 1.7 would crash on is not handed on to
+ * what is written from the file (vt_dat_meta), where trace-cmd would read it.
+ */
+static void formats_are_passed_on_as_parsed(void **state)
+{
+	static const char fields[] = "name: tick\nID: 42\nformat:\n" VT_FMT_COMMON_FIELDS
+				     "\tfield:u64 seq;\toffset:8;\tsize:8;\tsigned:0;\n\n";
+	char text[512];
+	struct vt_errbuf eb = { "" };
+	const struct vt_dat_meta *m;
+	struct fx_marks marks;
+	struct tep_event *ev;
+	struct vt_dat *d;
+	struct bb f;
+	char *path;
+
+	(void)state;
+	/* a print format that crashes libtraceevent: left out, the fields stay */
+	snprintf(text, sizeof(text), "%sprint fmt: \"%%llu\", REC->seq[0][1]\n", fields);
+	fx_tick_format = text;
+	fx_v6(&f, &marks);
+	path = fx_write(tmpdir, "hostile-print.dat", &f);
+	free(f.p);
+	if (vt_dat_open(path, &d, &eb) < 0)
+		fail_msg("vt_dat_open: %s", eb.msg);
+	m = vt_dat_meta(d);
+	assert_int_equal(m->nformats, 2);
+	assert_int_equal(m->formats[1].text.len, strlen(fields));
+	assert_memory_equal(m->formats[1].text.data, fields, strlen(fields));
+	ev = tep_find_event(vt_dat_tep(d), TICK_ID);
+	assert_non_null(ev);
+	assert_non_null(tep_find_field(ev, "seq"));
+	vt_dat_close(d);
+	free(path);
+
+	/* a field line libtraceevent would crash on: the format is dropped */
+	snprintf(text, sizeof(text), "name: tick\nID: 42\nformat:\n" VT_FMT_COMMON_FIELDS
+		 "\tfield:u64 seq\toffset:8;\tsize:8;\n\nprint fmt: \"%%llu\", REC->seq\n");
+	fx_v6(&f, &marks);
+	path = fx_write(tmpdir, "hostile-fields.dat", &f);
+	free(f.p);
+	fx_tick_format = fmt_tick;
+	if (vt_dat_open(path, &d, &eb) < 0)
+		fail_msg("vt_dat_open: %s", eb.msg);
+	m = vt_dat_meta(d);
+	assert_int_equal(m->nformats, 1);
+	assert_string_equal(m->formats[0].system, "ftrace");
+	assert_null(tep_find_event(vt_dat_tep(d), TICK_ID));
+	vt_dat_close(d);
+	free(path);
+}
+
 static void cpu_data_not_whole_pages_fails(void **state)
 {
 	struct fx_marks m;
@@ -1328,6 +1384,7 @@ int main(void)
 		cmocka_unit_test(v7_without_cmdlines_or_printk_section_opens),
 		cmocka_unit_test(record_past_commit_fails),
 		cmocka_unit_test(cpu_data_not_whole_pages_fails),
+		cmocka_unit_test(formats_are_passed_on_as_parsed),
 		cmocka_unit_test(trace_cmd_files_match_trace_cmd_report),
 	};
 

@@ -155,7 +155,7 @@ static int parse(const char *print_fmt, struct tep_handle **ret_tep, struct tep_
 	*ret_tep = tep_alloc();
 	assert_non_null(*ret_tep);
 	tep_set_long_size(*ret_tep, 8);
-	r = vtc_format_parse(*ret_tep, text, strlen(text), "test");
+	r = vtc_format_parse(*ret_tep, text, strlen(text), "test", NULL);
 	*ret = tep_get_events_count(*ret_tep) ? tep_get_event(*ret_tep, 0) : NULL;
 	return r;
 }
@@ -311,7 +311,7 @@ static void format_with_malformed_field_line_fails(void **state)
 		assert_non_null(tep);
 		snprintf(text, sizeof(text), "name: m\nID: 13\nformat:\n" COMMON "%s\n"
 			 "print fmt: \"%%d\", REC->common_pid\n", bad[i]);
-		if (vtc_format_parse(tep, text, strlen(text), "test") != -EBADMSG)
+		if (vtc_format_parse(tep, text, strlen(text), "test", NULL) != -EBADMSG)
 			fail_msg("accepted: %s", bad[i]);
 		assert_int_equal(tep_get_events_count(tep), 0);
 		tep_free(tep);
@@ -327,7 +327,7 @@ static void format_quoting_before_its_print_line_fails(void **state)
 
 	(void)state;
 	assert_non_null(tep);
-	assert_int_equal(vtc_format_parse(tep, text, strlen(text), "test"), -EBADMSG);
+	assert_int_equal(vtc_format_parse(tep, text, strlen(text), "test", NULL), -EBADMSG);
 	assert_int_equal(tep_get_events_count(tep), 0);
 	tep_free(tep);
 }
