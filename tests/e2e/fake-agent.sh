@@ -14,7 +14,9 @@
 #  12 timeout        never answers (sleeps)
 #  14 wrong_boot     the chunk's boot_id replaced
 #  16 replayed       the first collect's chunk served again
-# and the first stop (the flush at shutdown) never answers either.
+# and the first stop (the flush at shutdown) never answers either. Its info
+# carries a sched_switch format whose print fmt crashes libtraceevent 1.7
+# (a subscript of a subscript: REC->prev_pid[0][1]).
 # The guest file /tmp/vt-fake.log lists what was answered.
 FAKE_SIZE=8192
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -36,6 +38,16 @@ if [ "$1" = stop ] && [ ! -e /tmp/vt-fake-stopped ]; then
 	: >/tmp/vt-fake-stopped
 	echo "stop timeout" >>$log
 	exec sleep 3600
+fi
+if [ "$1" = info ] && [ "$2" = --out ]; then
+	$real "$@" || exit 1
+	if grep -q 'REC->prev_pid,' "$3"; then
+		sed 's/REC->prev_pid,/REC->prev_pid[0][1],/' "$3" >"$3.tmp" && mv "$3.tmp" "$3"
+		echo "info hostile_format" >>$log
+	else
+		echo "info without a sched_switch format to spoil" >>$log
+	fi
+	exit 0
 fi
 [ "$1" = collect ] || exec $real "$@"
 

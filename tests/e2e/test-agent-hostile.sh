@@ -6,12 +6,14 @@
 # agent rides behind it). Its even-numbered collects answer with too much
 # output, a truncated chunk, a garbage chunk, a reply that is not JSON, a 9 MiB
 # chunk, no answer at all, another boot's chunk and a replayed chunk; the odd
-# ones are valid; the agent's stop at shutdown never answers. Then: the run
+# ones are valid; the agent's stop at shutdown never answers; its info carries
+# a sched_switch format that crashes libtraceevent (and so trace-cmd). Then: the run
 # is complete within a bounded time of the shutdown (the flush cut at its
 # limit); the manifest counts each bad chunk with its reason, and the
 # recorder's log and the manifest's errors name them; guest.dat holds exactly
 # the events of the valid chunks, on the host axis inside the run; trace-cmd
-# reads host.dat and both files; the spool stayed under its quota; qemu-ga still
+# reads host.dat and both files, guest.dat's sched_switch without that print
+# format; the spool stayed under its quota; qemu-ga still
 # answers after the agent that never answered, and no recorder is left.
 # The config file is the real /etc/virt-trace/virt-trace.conf (the recorder runs
 # under libvirtd): written here and restored afterwards.
@@ -158,7 +160,15 @@ pgrep -f "virt-trace record.*$dom" >/dev/null && vt_fail "$dom: a recorder proce
 cp "$dir/manifest.json" manifest.json
 { [ -s "$dir/host.dat" ] && [ -s "$dir/guest.dat" ]; } || vt_fail "$dom: host.dat or guest.dat missing in $dir"
 
-# 7. trace-cmd reads host.dat, guest.dat and both.
+# 7. trace-cmd reads host.dat, guest.dat and both; the hostile print format
+# stayed out of guest.dat (sched_switch kept its fields).
+trace-cmd dump --events -i "$dir/guest.dat" >guest-formats.txt 2>&1 ||
+	vt_fail "trace-cmd dump --events cannot read guest.dat: $(head -3 guest-formats.txt)"
+grep -q 'name: sched_switch' guest-formats.txt || vt_fail "guest.dat has no sched_switch format"
+grep -q 'field:pid_t prev_pid' guest-formats.txt || vt_fail "guest.dat's sched_switch lost its fields"
+awk '/name: /{on = /name: sched_switch$/} on && /print fmt/' guest-formats.txt | grep -q . &&
+	vt_fail "guest.dat's sched_switch has a print format: $(grep -o 'REC->prev_pid[^,]*' guest-formats.txt | head -1)"
+vt_log "guest.dat: sched_switch's hostile print format left out, its fields kept"
 trace-cmd report --raw-ts -i "$dir/host.dat" >host.txt 2>host.err ||
 	{ head -5 host.err; vt_fail "trace-cmd report cannot read host.dat"; }
 trace-cmd report --raw-ts -i "$dir/guest.dat" >guest.txt 2>guest.err ||
