@@ -22,6 +22,7 @@ struct vt_chunk;
 #define COLL_AGENT_GUEST_PATH "/usr/local/lib/virt-trace/virt-trace-agent"
 #define COLL_AGENT_PUSH_PATH "/tmp/virt-trace-agent"
 #define COLL_AGENT_DIR "/var/lib/virt-trace-agent"	/* its chunks (VTA_DEFAULT_DIR) */
+#define COLL_CHUNK_PATH_MAX 128				/* a longer chunk path is refused */
 #define COLL_PROBE_ROUNDS 9
 
 /*
@@ -104,6 +105,10 @@ struct coll_session {
 	uint64_t next_seq;				/* since the agent's start */
 	uint64_t last_ts[VT_CHUNK_MAX_CPUS];
 	struct vt_chunk_stats stats;			/* of the chunks taken */
+	/* the chunk a lost libvirt connection left in the guest, for the next pull */
+	char pending[COLL_CHUNK_PATH_MAX + 1];
+	uint64_t pending_bytes;
+	bool pending_taken;				/* read: only its deletion is left */
 };
 
 /* boot_id of /proc/sys/kernel/random/boot_id: 36 characters, 8-4-4-4-12 lower hex */
@@ -119,7 +124,9 @@ void coll_session_restart(struct coll_session *s);
 int coll_parse_json(const uint8_t *buf, size_t len, struct json_object **ret);
 /*
  * coll_pull - run 'AGENT @verb' (collect or stop) for at most @timeout_ms, read the chunk
- * it cut, delete it in the guest and check it against @s. Return: 1 with the chunk in
+ * it cut, delete it in the guest and check it against @s. A chunk whose reading or
+ * deletion a lost libvirt connection (-ECONNRESET) cut short is kept in @s and read or
+ * deleted first by the next pull, on the new connection, with *@more. Return: 1 with the chunk in
  * *@ch (pages borrowed from *@buf, caller frees) and *@more; 0 when the agent cut none;
  * -errno: with *@why < COLL_BAD_N the guest sent something bad, dropped (reason in @eb);
  * with COLL_BAD_N the agent, qemu-ga or the domain is gone, or -ESTALE for a new boot.

@@ -203,6 +203,7 @@ void coll_session_restart(struct coll_session *s)
 {
 	s->next_seq = 0;
 	memset(s->last_ts, 0, sizeof(s->last_ts));
+	s->pending[0] = '\0';	/* the new agent starts an empty directory */
 }
 
 /* a failed agent call as a reason: the guest's fault, or not (COLL_BAD_N) */
@@ -258,7 +259,7 @@ static int read_reply(struct json_object *out, const struct coll_session *s, con
 	*path = json_object_get_string(p);
 	/* only the agent's own chunk files are read, and deleted, in the guest */
 	if (strncmp(*path, CHUNK_PATH_PREFIX, strlen(CHUNK_PATH_PREFIX)) ||
-	    strstr(*path, "/..") || strlen(*path) > 128)
+	    strstr(*path, "/..") || strlen(*path) > COLL_CHUNK_PATH_MAX)
 		return bad(why, COLL_BAD_REPLY, vtc_errf(eb, EBADMSG, "agent reply: chunk path "
 								       "'%.80s' outside %s",
 							 *path, COLL_AGENT_DIR));
@@ -328,6 +329,59 @@ static int take_file(virDomainPtr dom, const char *path, uint64_t bytes, struct 
 	return 1;
 }
 
+/*
+ * take the chunk at @path: read and check it, then delete it in the guest. When the
+ * libvirt connection is lost on the way, the chunk (or only its deletion) is left for the
+ * next pull in s->pending.
+ */
+static int take_and_delete(virDomainPtr dom, const char *path, uint64_t bytes,
+			   struct coll_session *s, struct vt_chunk *ch, uint8_t **buf, size_t *len,
+			   enum coll_bad *why, struct vt_errbuf *eb)
+{
+	int r = take_file(dom, path, bytes, s, ch, buf, len, why, eb), d;
+
+	if (r == -ECONNRESET) {
+		snprintf(s->pending, sizeof(s->pending), "%s", path);
+		s->pending_bytes = bytes;
+		s->pending_taken = false;
+		return r;
+	}
+	/* a dropped chunk goes too: the agent never cuts it again */
+	d = coll_file_delete(dom, path, NULL);
+	if (d == -ECONNRESET) {
+		snprintf(s->pending, sizeof(s->pending), "%s", path);
+		s->pending_taken = true;
+	}
+	if (r < 0) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
+	return r;
+}
+
+/* the chunk a lost connection left: read (with more to come) or deleted */
+static int take_pending(virDomainPtr dom, struct coll_session *s, struct vt_chunk *ch,
+			uint8_t **buf, size_t *len, bool *more, enum coll_bad *why,
+			struct vt_errbuf *eb)
+{
+	char path[sizeof(s->pending)];
+	int r;
+
+	memcpy(path, s->pending, sizeof(path));
+	s->pending[0] = '\0';
+	if (s->pending_taken) {
+		r = coll_file_delete(dom, path, NULL);
+		if (r == -ECONNRESET) {
+			memcpy(s->pending, path, sizeof(path));
+			return r;
+		}
+		return 0;
+	}
+	*more = true;
+	return take_and_delete(dom, path, s->pending_bytes, s, ch, buf, len, why, eb);
+}
+
 int coll_pull(virDomainPtr dom, const char *agent, const char *verb, int timeout_ms,
 	      struct coll_session *s, struct vt_chunk *ch, uint8_t **buf, size_t *len, bool *more,
 	      enum coll_bad *why, struct vt_errbuf *eb)
@@ -343,6 +397,13 @@ int coll_pull(virDomainPtr dom, const char *agent, const char *verb, int timeout
 	*buf = NULL;
 	*len = 0;
 	*more = false;
+	if (s->pending[0]) {
+		bool taken = s->pending_taken;
+
+		r = take_pending(dom, s, ch, buf, len, more, why, eb);
+		if (r != 0 || !taken)
+			return r;
+	}
 	r = coll_exec_wait(dom, agent, args, timeout_ms, &st, eb);
 	if (r < 0)
 		return bad(why, call_reason(r), r);
@@ -361,15 +422,7 @@ int coll_pull(virDomainPtr dom, const char *agent, const char *verb, int timeout
 	r = read_reply(out, s, &path, &bytes, more, why, eb);
 	if (r < 0 || !path)
 		return r;
-	r = take_file(dom, path, bytes, s, ch, buf, len, why, eb);
-	/* a dropped chunk goes too: the agent never cuts it again */
-	coll_file_delete(dom, path, NULL);
-	if (r < 0) {
-		free(*buf);
-		*buf = NULL;
-		*len = 0;
-	}
-	return r;
+	return take_and_delete(dom, path, bytes, s, ch, buf, len, why, eb);
 }
 
 int coll_parse_json(const uint8_t *buf, size_t len, struct json_object **ret)

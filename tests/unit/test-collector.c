@@ -491,6 +491,7 @@ struct pulled {
 	int r;
 	enum coll_bad why;
 	size_t len;
+	bool more;
 	struct vt_errbuf eb;
 };
 
@@ -503,6 +504,7 @@ static struct pulled pull(struct coll_session *s, int timeout_ms)
 
 	p.r = coll_pull(dom, "/tmp/virt-trace-agent", "collect", timeout_ms, s, &ch, &buf, &p.len,
 			&more, &p.why, &p.eb);
+	p.more = more;
 	if (p.r < 0)
 		assert_null(buf);
 	free(buf);
@@ -1065,11 +1067,17 @@ static void conn_lost_error_tells_libvirt_from_the_guest(void **state)
 	}
 }
 
-/* An agent call on a dead connection: -ECONNRESET, and no dropped chunk in a pull. */
+/*
+ * An agent call on a dead connection: -ECONNRESET, and no dropped chunk in a pull; the
+ * chunk whose reading (or deletion) it cut short is read (or deleted) first by the next
+ * pull, on the new connection, before the agent cuts another.
+ */
 static void qga_lost_connection_is_econnreset(void **state)
 {
 	struct coll_session *s = session();
 	struct vt_errbuf eb = { "" };
+	size_t len;
+	uint8_t *c = chunk(BOOT, &len);
 	struct pulled p;
 
 	(void)state;
@@ -1077,14 +1085,53 @@ static void qga_lost_connection_is_econnreset(void **state)
 	queue(NULL);
 	assert_int_equal(coll_ping(dom, 5, &eb), -ECONNRESET);
 	assert_non_null(strstr(eb.msg, "libvirt connection lost"));
-	/* lost while the chunk is read: not the guest's fault */
-	reply_agent_json(collect_reply(1000, BOOT));
+	/* lost while the chunk is read: not the guest's fault, and not lost */
+	reply_agent_json(collect_reply(len, BOOT));
 	queue(NULL);	/* guest-file-open */
-	queue(NULL);	/* the chunk's rm: guest-exec */
 	p = pull(s, 5000);
 	assert_int_equal(p.r, -ECONNRESET);
 	assert_int_equal(p.why, COLL_BAD_N);
+	assert_string_equal(s->pending, CHUNK_PATH);
+	assert_false(s->pending_taken);
+	/* the next connection: that chunk, without a collect, then deleted; more to come */
+	ncmds = 0;
+	reply_file(c, len);
+	reply_rm();
+	p = pull(s, 5000);
+	if (p.r != 1)
+		fail_msg("r %d: %s", p.r, p.eb.msg);
+	assert_true(p.more);
+	assert_int_equal(s->next_seq, 6);
+	assert_int_equal(s->stats.events, 20);
+	assert_false(sent("/tmp/virt-trace-agent"));
+	assert_true(sent("\"arg\":[\"-f\",\"" CHUNK_PATH "\"]"));
+	assert_string_equal(s->pending, "");
 	free(s);
+
+	/* lost while the chunk is deleted: taken, and deleted by the next pull */
+	s = session();
+	reply_agent_json(collect_reply(len, BOOT));
+	reply_file(c, len);
+	queue(NULL);	/* the chunk's rm: guest-exec */
+	p = pull(s, 5000);
+	assert_int_equal(p.r, 1);
+	assert_int_equal(s->next_seq, 6);
+	assert_string_equal(s->pending, CHUNK_PATH);
+	assert_true(s->pending_taken);
+	ncmds = 0;
+	reply_rm();
+	reply_agent_json("{\"more\":false}");
+	p = pull(s, 5000);
+	assert_int_equal(p.r, 0);
+	assert_true(sent("\"arg\":[\"-f\",\"" CHUNK_PATH "\"]"));
+	assert_true(sent("/tmp/virt-trace-agent"));
+	assert_string_equal(s->pending, "");
+	/* a restarted agent starts an empty directory: nothing is left to take */
+	snprintf(s->pending, sizeof(s->pending), "%s", CHUNK_PATH);
+	coll_session_restart(s);
+	assert_string_equal(s->pending, "");
+	free(s);
+	free(c);
 }
 
 static void conn_lost_asks_the_connection(void **state)
