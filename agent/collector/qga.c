@@ -381,7 +381,7 @@ int coll_exec_status(virDomainPtr dom, int64_t pid, struct coll_exec_status *ret
 	struct json_object *cmd __attribute__((cleanup(json_putp))) =
 		command("guest-exec-status", &a);
 	size_t elen;
-	int64_t v;
+	int64_t v = 0;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -523,7 +523,7 @@ static int file_read(virDomainPtr dom, int64_t handle, uint8_t *out, size_t cap,
 	struct json_object *a, *rv __attribute__((cleanup(json_putp))) = NULL, *e, *b;
 	struct json_object *cmd __attribute__((cleanup(json_putp))) =
 		command("guest-file-read", &a);
-	int64_t count;
+	int64_t count = 0;
 	size_t n = 0;
 	int r;
 
@@ -627,7 +627,7 @@ int coll_file_write(virDomainPtr dom, const char *path, const void *data, size_t
 		size_t n = len - off < WRITE_CHUNK ? len - off : WRITE_CHUNK;
 		struct json_object *a, *rv = NULL, *cmd = command("guest-file-write", &a);
 		_cleanup_free_ char *b64 = NULL;
-		int64_t count;
+		int64_t count = 0;
 
 		if (!cmd || coll_b64_encode(p + off, n, &b64) < 0) {
 			json_object_put(cmd);

@@ -116,8 +116,11 @@ int cli_help_only(int argc, char **argv, const char *help)
 void cli_print_verb_help(const char *verb)
 {
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (!strcmp(verbs[i].name, verb))
-			printf("Usage: virt-trace %s\n\n%s.\n", verbs[i].synopsis, verbs[i].summary);
+		if (!strcmp(verbs[i].name, verb)) {
+			printf("Usage: virt-trace %s\n", verbs[i].synopsis);
+			if (verbs[i].summary)	/* record, run by the hook, has none */
+				printf("\n%s.\n", verbs[i].summary);
+		}
 }
 
 int main(int argc, char **argv)

@@ -411,7 +411,7 @@ static int sec_header(struct vt_dat *d, uint64_t off, struct section *sec, struc
 static int sec_load(struct vt_dat *d, uint64_t off, uint16_t want, struct src *ret,
 		    struct vt_errbuf *eb)
 {
-	struct section sec;
+	struct section sec = { 0 };
 	uint8_t *out;
 	int r;
 
@@ -675,6 +675,7 @@ static int add_buffer(struct vt_dat *d, struct dat_buffer **ret, struct vt_errbu
 {
 	struct dat_buffer *v;
 
+	*ret = NULL;
 	if (d->nbuffers == DAT_MAX_BUFFERS)
 		return dat_errf(d, eb, EBADMSG, "more than %d buffers", DAT_MAX_BUFFERS);
 	v = realloc(d->buffers, (d->nbuffers + 1) * sizeof(*v));
@@ -1053,7 +1054,7 @@ static int buffers_v7(struct vt_dat *d, struct vt_errbuf *eb)
 
 	for (i = 0; i < d->nbuffers; i++) {
 		struct dat_buffer *b = &d->buffers[i];
-		struct section sec;
+		struct section sec = { 0 };
 
 		r = sec_header(d, b->sec_offset, &sec, eb);
 		if (r < 0)

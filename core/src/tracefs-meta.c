@@ -302,7 +302,8 @@ static int save_file(const char *dir, const char *name, const char *data, size_t
 	char path[PATH_MAX];
 	int r;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return vtc_errf(eb, ENAMETOOLONG, "%s/%s: %s", dir, name, strerror(ENAMETOOLONG));
 	r = vtc_write_file_atomic(path, data ? data : "", data ? len : 0);
 	if (r < 0)
 		return vtc_errf(eb, r, "%s: %s", path, strerror(-r));
@@ -313,8 +314,9 @@ static int mkdir_p2(const char *a, const char *b, const char *c)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s%s%s%s%s", a, b ? "/" : "", b ? b : "", c ? "/" : "",
-		 c ? c : "");
+	if (snprintf(path, sizeof(path), "%s%s%s%s%s", a, b ? "/" : "", b ? b : "",
+		     c ? "/" : "", c ? c : "") >= (int)sizeof(path))
+		return vtc_err(ENAMETOOLONG);
 	if (mkdir(path, 0750) < 0 && errno != EEXIST)
 		return vtc_err(errno);
 	return 0;
