@@ -539,7 +539,9 @@ static bool entry_ok(const struct ptok *t, size_t n, size_t i)
 	return j + 1 < n && tok_is(&t[j], "}") && (t[j + 1].kind == ',' || t[j + 1].kind == ')');
 }
 
-static bool print_args_ok(const struct ptok *t, size_t n)
+/* the print arguments of @t: see above; every REC->x names a field of @fields..@fend
+ * (libtraceevent dereferences NULL for one that does not) */
+static bool print_args_ok(const struct ptok *t, size_t n, const char *fields, const char *fend)
 {
 	static const char *const other_ops[] = { "->", "!", "~", ":", "[", "]", "{", "}", NULL };
 	static const char *const listings[] = { "__print_symbolic", "__print_flags",
@@ -561,7 +563,9 @@ static bool print_args_ok(const struct ptok *t, size_t n)
 
 		if (k->kind != 'o' || !operand)
 			unary = 0;
-		if (k->kind == 'w' && tok_is(k, "REC") && (i + 1 == n || !tok_is(&t[i + 1], "->")))
+		if (k->kind == 'w' && tok_is(k, "REC") &&
+		    (i + 2 >= n || !tok_is(&t[i + 1], "->") || t[i + 2].kind != 'w' ||
+		     !field_declared(fields, fend, t[i + 2].s, t[i + 2].n)))
 			return false;
 		if (k->kind == '(') {
 			if (depth == sizeof(open))
@@ -621,15 +625,13 @@ static bool print_args_ok(const struct ptok *t, size_t n)
 /*
  * The print section (from the "print" line on) as the kernel writes it: one line of
  * printable ASCII, string literals closed, char literals of one (escaped) character,
- * brackets nested and balanced (libtraceevent 1.7 dereferences NULL on many a syntax
- * error), and only safe divisions.
+ * only safe divisions, and arguments built as print_args_ok wants them
+ * (libtraceevent 1.7 dereferences NULL on many a syntax error).
  */
 static bool print_section_safe(const char *text, const char *p, const char *end)
 {
 	const char *fields = text, *fend = p, *section = p;
 	struct ptok *tokens;
-	char stack[64];
-	unsigned depth = 0;
 	ssize_t n;
 	bool ok;
 
@@ -661,14 +663,6 @@ static bool print_section_safe(const char *text, const char *p, const char *end)
 			p++;
 			continue;
 		}
-		if (strchr("([{", *p)) {
-			if (depth == sizeof(stack))
-				return false;
-			stack[depth++] = *p == '(' ? ')' : *p == '[' ? ']' : '}';
-		} else if (strchr(")]}", *p)) {
-			if (!depth || stack[--depth] != *p)
-				return false;
-		}
 		if ((*p == '/' || *p == '%') && !safe_divisor(p + 1, end))
 			return false;
 		/* libtraceevent 1.7 parses no print fmt with sizeof (the kernel's 7 fail)
@@ -682,23 +676,11 @@ static bool print_section_safe(const char *text, const char *p, const char *end)
 			if (!helper_ok(p, q, end, fields, fend))
 				return false;
 		}
-		/* and dereferences NULL for a REC->x of no field x */
-		if ((size_t)(end - p) >= 5 && !memcmp(p, "REC->", 5)) {
-			const char *name = p + 5, *q = name;
-
-			while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
-				q++;
-			if (q == name || !field_declared(fields, fend, name, (size_t)(q - name)))
-				return false;
-			p = q - 1;
-		}
 	}
-	if (depth)
-		return false;
 	n = print_tokens(section, end, &tokens);
 	if (n < 0)
 		return false;
-	ok = print_args_ok(tokens, (size_t)n);
+	ok = print_args_ok(tokens, (size_t)n, fields, fend);
 	free(tokens);
 	return ok;
 }
