@@ -563,9 +563,11 @@ static bool print_args_ok(const struct ptok *t, size_t n, const char *fields, co
 
 		if (k->kind != 'o' || !operand)
 			unary = 0;
+		/* REC->x of a field x, REC an operand of its own: after a word libtraceevent
+		 * reads "long REC" as one atom and "->" as an operator it does not know */
 		if (k->kind == 'w' && tok_is(k, "REC") &&
-		    (i + 2 >= n || !tok_is(&t[i + 1], "->") || t[i + 2].kind != 'w' ||
-		     !field_declared(fields, fend, t[i + 2].s, t[i + 2].n)))
+		    ((!operand && prev->kind != ')') || i + 2 >= n || !tok_is(&t[i + 1], "->") ||
+		     t[i + 2].kind != 'w' || !field_declared(fields, fend, t[i + 2].s, t[i + 2].n)))
 			return false;
 		if (k->kind == '(') {
 			if (depth == sizeof(open))

@@ -268,6 +268,8 @@ static void print_fmt_malformed_or_naming_no_field_fails(void **state)
 		"print fmt: \"%u\", REC->a : 1",
 		"print fmt: \"%u\", REC->a += 1",
 		"print fmt: \"%u\", (REC)->a",
+		"print fmt: \"%u\", REC->a ? 1 : long REC->b",
+		"print fmt: \"%u\", REC->a ? 1 : \"x\" REC->b",
 		/* fuzz-format: a chain of unary operators (one level of recursion each) */
 		"print fmt: \"%u\", ~~REC->a",
 		"print fmt: \"%u\", !!!REC->a",
