@@ -13,6 +13,7 @@ VT_CLI=/usr/bin/virt-trace
 VT_STORE=/var/lib/virt-trace
 VT_VIRSH=(timeout 30 virsh -q -c qemu:///system)
 VT_DOMAINS=()
+VT_CONSOLES=()
 
 virsh_() { "${VT_VIRSH[@]}" "$@"; }
 
@@ -107,6 +108,24 @@ vt_demo_image()
 	[ $rc = 0 ] || { cat image.log; vt_fail "examples/build-guest-image.sh -o $image --demo failed"; }
 }
 
+# vt_demo_domain NAME [SED-ARG]...: examples/demo-domain.xml under NAME with the
+# image of vt_demo_image, further edited by the sed arguments, into
+# $VT_WORK/NAME.xml and defined. Its serial console, empty, is $console;
+# vt_domains_cleanup keeps a copy of it in $VT_WORK and removes it.
+vt_demo_domain()
+{
+	local name=$1
+	shift
+	console=/var/log/libvirt/qemu/$name-console.log
+	sed -e "s|@NAME@|$name|g" -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
+		-e "s|@CONSOLE@|$console|g" "$@" "$VT_SOURCE_DIR/examples/demo-domain.xml" \
+		>"$VT_WORK/$name.xml" || vt_fail "cannot write $VT_WORK/$name.xml"
+	VT_DOMAINS+=("$name")
+	VT_CONSOLES+=("$console")
+	mkdir -p "${console%/*}" && : >"$console"
+	virsh_ define "$VT_WORK/$name.xml" >/dev/null || vt_fail "virsh define $name failed"
+}
+
 # vt_qemu_threads NAME FILE: "tid comm" of the domain's QEMU threads, and its pid
 vt_qemu_threads()
 {
@@ -119,13 +138,18 @@ vt_qemu_threads()
 }
 
 # vt_domains_cleanup: destroy and undefine every domain this test defined, and
-# remove what the store keeps of them
+# remove what the store keeps of them; their consoles (VT_CONSOLES) are copied
+# into $VT_WORK and removed
 vt_domains_cleanup()
 {
-	local d esc
+	local d esc c
 	for d in "${VT_DOMAINS[@]}"; do
 		virsh_ destroy "$d" >/dev/null 2>&1
 		virsh_ undefine "$d" >/dev/null 2>&1
+	done
+	for c in "${VT_CONSOLES[@]}"; do
+		cp "$c" "${VT_WORK:-.}/${c##*/}" 2>/dev/null
+		rm -f "$c"
 	done
 	for d in "${VT_DOMAINS[@]}"; do
 		# a recorder still finalizing: give it a moment, then the run goes

@@ -26,8 +26,9 @@ vt_need_libvirt_tcg
 vt_need_cmd gcc cpio gzip modprobe
 vt_workdir agent-demo
 dom=vt-e2e-$$-demo
-console=/var/log/libvirt/qemu/$dom-console.log
-trap 'cp "$console" console.log 2>/dev/null; rm -f "$console"; vt_domains_cleanup' EXIT
+console=/var/log/libvirt/qemu/$dom-console.log # examples/demo's
+VT_CONSOLES+=("$console")
+trap vt_domains_cleanup EXIT
 trap 'exit 124' TERM INT
 
 # 1. The image (cached; an input this machine lacks: skip).

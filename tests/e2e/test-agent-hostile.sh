@@ -33,7 +33,6 @@ vt_need_libvirt_tcg
 vt_need_cmd cpio gzip python3
 vt_workdir agent-hostile
 dom=vt-e2e-$$-hostile
-console=/var/log/libvirt/qemu/$dom-console.log
 conf=/etc/virt-trace/virt-trace.conf
 had_conf=0
 [ -e "$conf" ] && cp -p "$conf" saved.conf && had_conf=1
@@ -45,8 +44,6 @@ cleanup()
 {
 	[ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null
 	if [ $had_conf = 1 ]; then cp -p saved.conf "$conf"; else rm -f "$conf"; fi
-	cp "$console" console.log 2>/dev/null
-	rm -f "$console"
 	[ -n "${dir:-}" ] && cp "$dir/manifest.json" "$dir/spool/guest.json" . 2>/dev/null
 	vt_domains_cleanup
 	if [ -n "$logger_pid" ]; then
@@ -90,12 +87,7 @@ cat >"$conf" <<EOF
 EOF
 
 # 4. The domain: the demo's, under this test's name.
-VT_DOMAINS+=("$dom")
-sed -e "s|@NAME@|$dom|g" -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
-	-e "s|@CONSOLE@|$console|g" "$VT_SOURCE_DIR/examples/demo-domain.xml" >"$dom.xml"
-virsh_ define "$dom.xml" >/dev/null || vt_fail "virsh define $dom failed"
-mkdir -p "${console%/*}"
-: >"$console"
+vt_demo_domain "$dom"
 virsh_ start "$dom" >/dev/null || vt_fail "virsh start $dom failed"
 vt_wait_recording "$dom" 20 || vt_fail "$dom: no run is recording 20 s after the start"
 dir=$("$VT_CLI" path "$dom") || vt_fail "virt-trace path $dom failed"

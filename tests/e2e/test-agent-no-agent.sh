@@ -14,8 +14,7 @@ vt_need_libvirt_tcg
 vt_need_cmd gcc cpio gzip modprobe sed
 vt_workdir agent-no-agent
 dom=vt-e2e-$$-noagent
-console=/var/log/libvirt/qemu/$dom-console.log
-trap 'cp "$console" console.log 2>/dev/null; rm -f "$console"; vt_domains_cleanup' EXIT
+trap vt_domains_cleanup EXIT
 trap 'exit 124' TERM INT
 
 collector=0
@@ -24,13 +23,8 @@ collector=0
 vt_demo_image
 
 # the demo domain without its guest agent channel
-sed -e "s|@NAME@|$dom|g" -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
-	-e "s|@CONSOLE@|$console|g" "$VT_SOURCE_DIR/examples/demo-domain.xml" |
-	sed -e "/<channel type='unix'>/,/<\/channel>/d" >"$dom.xml"
+vt_demo_domain "$dom" -e "/<channel type='unix'>/,/<\/channel>/d"
 grep -q guest_agent "$dom.xml" && vt_fail "could not remove the agent channel from $dom.xml"
-VT_DOMAINS+=("$dom")
-virsh_ define "$dom.xml" >/dev/null || vt_fail "virsh define $dom failed"
-mkdir -p "${console%/*}" && : >"$console"
 virsh_ start "$dom" >/dev/null || vt_fail "virsh start $dom failed"
 vt_log "$dom started (TCG, no guest agent channel)"
 vt_wait_recording "$dom" 20 || vt_fail "$dom: no run recording 20 s after the start (hook not called?)"

@@ -23,21 +23,14 @@ vt_need_cmd pgrep libvirtd virtlogd cpio gzip
 [ -x "$VT_AGENT" ] || vt_skip "guest agent not installed at $VT_AGENT (agent/guest not built yet?)"
 vt_workdir agent-reconnect
 dom=vt-e2e-$$-arc
-console=/var/log/libvirt/qemu/$dom-console.log
-trap 'cp "$console" console.log 2>/dev/null; rm -f "$console"; vt_libvirtd_up; vt_domains_cleanup' EXIT
+trap 'vt_libvirtd_up; vt_domains_cleanup' EXIT
 trap 'exit 124' TERM INT
 
 # 1. The demo image (cached) and a domain that also traces exec in the guest.
 vt_demo_image
-sed -e "s|@NAME@|$dom|g" -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
-	-e "s|@CONSOLE@|$console|g" \
-	-e 's|<vt:guest events="sched:sched_switch"/>|<vt:guest events="sched:sched_switch,sched:sched_process_exec"/>|' \
-	"$VT_SOURCE_DIR/examples/demo-domain.xml" >"$dom.xml"
+vt_demo_domain "$dom" \
+	-e 's|<vt:guest events="sched:sched_switch"/>|<vt:guest events="sched:sched_switch,sched:sched_process_exec"/>|'
 grep -q sched_process_exec "$dom.xml" || vt_fail "examples/demo-domain.xml: no <vt:guest events=\"sched:sched_switch\"/> to extend"
-VT_DOMAINS+=("$dom")
-mkdir -p "${console%/*}"
-: >"$console"
-virsh_ define "$dom.xml" >/dev/null || vt_fail "virsh define $dom failed"
 virsh_ start "$dom" >/dev/null || vt_fail "virsh start $dom failed"
 vt_wait_recording "$dom" 20 || vt_fail "$dom: the hook started no recording"
 dir=$("$VT_CLI" path "$dom") || vt_fail "virt-trace path $dom failed"

@@ -24,21 +24,16 @@ vt_need_libvirt_tcg
 [ -x /usr/lib/virt-trace/virt-trace-agent ] || vt_skip "guest agent not installed"
 vt_workdir libvirt-guest-sandbox
 dom=vt-e2e-$$-sb
-console=/var/log/libvirt/qemu/$dom-console.log
-trap 'rm -f "$console"; vt_domains_cleanup' EXIT
+trap vt_domains_cleanup EXIT
 trap 'exit 124' TERM INT
 
 vt_demo_image
 
 # 1. A run with guest pages in its spool, its recorder killed.
-VT_DOMAINS+=("$dom")
 # host events of QEMU's threads in a small buffer (its readers wake at half full),
 # so that the host half has pages in the spool
-sed -e "s|@NAME@|$dom|g" -e 's|<vt:guest |<vt:host events="sched:sched_switch,sched:sched_wakeup" buffer-kb="64"/><vt:guest |' -e "s|@KERNEL@|$image/vmlinuz|g" -e "s|@INITRD@|$image/initrd.img|g" \
-	-e "s|@CONSOLE@|$console|g" "$VT_SOURCE_DIR/examples/demo-domain.xml" >dom.xml
-mkdir -p "${console%/*}"
-: >"$console"
-virsh_ define dom.xml >/dev/null || vt_fail "virsh define $dom failed"
+vt_demo_domain "$dom" \
+	-e 's|<vt:guest |<vt:host events="sched:sched_switch,sched:sched_wakeup" buffer-kb="64"/><vt:guest |'
 virsh_ start "$dom" >/dev/null || vt_fail "virsh start $dom failed"
 vt_wait_recording "$dom" 10 || vt_fail "$dom: the hook started no recording"
 run=$("$VT_CLI" path "$dom") || vt_fail "virt-trace path $dom failed"
